@@ -1,0 +1,43 @@
+"""Gathering and scattering by index nodes (``x[idx]`` with a node index also works)."""
+
+import jax
+import jax.numpy as jnp
+
+from symgraph.nodes import apply
+
+
+def take(x, indices, axis=None):
+    """Elements of ``x`` at integer ``indices`` along ``axis`` (None: of the flattened tensor)."""
+    return apply(jnp.take, (x, indices), {"axis": axis}, name="take")
+
+
+def take_along_axis(x, indices, axis):
+    """``x`` gathered with ``indices`` of matching rank along ``axis`` (e.g. Q(s, a) from Q(s, .))."""
+    return apply(jnp.take_along_axis, (x, indices), {"axis": axis}, name="take_along_axis")
+
+
+def dynamic_slice(x, start_indices, sizes):
+    """A block of static ``sizes`` starting at (possibly computed) ``start_indices``, one per axis."""
+    return apply(_dynamic_slice, (x, *start_indices), {"sizes": tuple(sizes)}, name="dynamic_slice")
+
+
+def _dynamic_slice(x, *starts, sizes):
+    return jax.lax.dynamic_slice(x, starts, sizes)
+
+
+def set_at(x, indices, values):
+    """A copy of ``x`` with ``x[indices] = values`` (``indices``: an index node/array, or an int)."""
+    return apply(_set_at, (x, indices, values), name="set_at")
+
+
+def _set_at(x, indices, values):
+    return x.at[indices].set(values)
+
+
+def add_at(x, indices, values):
+    """A copy of ``x`` with ``values`` added at ``indices`` (repeated indices accumulate)."""
+    return apply(_add_at, (x, indices, values), name="add_at")
+
+
+def _add_at(x, indices, values):
+    return x.at[indices].add(values)
