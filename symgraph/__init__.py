@@ -1,12 +1,28 @@
 """symgraph: declare placeholders and variables, build expressions, compile them into fast JAX functions."""
 
 from symgraph.clone import clone
-from symgraph.errors import (DTypeError, GradientError, InputError, SaveLoadError, ScopeError, ShapeError,
-                             SymgraphError, UpdateError)
+from symgraph.errors import (
+                             DTypeError,
+                             GradientError,
+                             InputError,
+                             SaveLoadError,
+                             ScopeError,
+                             ShapeError,
+                             SymgraphError,
+                             UpdateError,
+)
 from symgraph.function import Function, function
 from symgraph.gradients import gradients, jacobians
-from symgraph.graph import (Graph, Scope, get_graph, get_placeholders, get_updates, get_variables,
-                            reset_default_graph, set_seed)
+from symgraph.graph import (
+                             Graph,
+                             Scope,
+                             get_graph,
+                             get_placeholders,
+                             get_updates,
+                             get_variables,
+                             reset_default_graph,
+                             set_seed,
+)
 from symgraph.io import load_variables, reset_variables, save_variables
 from symgraph.nodes import Placeholder, Tensor, Variable, constant
 from symgraph.rng import key_from_seed

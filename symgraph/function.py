@@ -19,6 +19,8 @@ from symgraph.interpreter import evaluate, topological_order
 from symgraph.nodes import Placeholder, RandomKey, Tensor, Variable, as_tensor
 
 _function_ids = itertools.count()
+_ARRAY_TYPES = (np.ndarray, np.generic, jax.Array)
+_FAST_TYPES = (np.ndarray, np.float32, np.int32, np.bool_, type(jax.numpy.zeros(())))
 
 
 def _normalize_outputs(outputs):
@@ -81,7 +83,9 @@ class Function:
         self.key_name = f"{self.name}/rng" if self._key_node is not None else None
         self._key = rng.key_from_seed(seed) if self._key_node is not None else None
         self._input_specs = [(p, p.shape, p.dtype) for p in self.inputs]
+        self._single_output = outputs is not None and not isinstance(outputs, dict | list | tuple)
         self._jitted = jax.jit(self._run)
+        self._call = self._make_call()
 
     def _check_leaves(self, leaves, on_unused_input):
         if on_unused_input not in ("raise", "ignore"):
@@ -101,42 +105,85 @@ class Function:
                 f"input {describe(unused[0])} of function {self.name!r} is not used by any output or update; "
                 "remove it from the inputs, or pass on_unused_input='ignore'")
 
-    def _run(self, values, key, inputs):
-        env = dict(zip(self._state_vars, values))
-        env.update(zip(self.inputs, inputs))
-        if key is not None:
-            key, env[self._key_node] = jax.random.split(key)
-        evaluate(self._order, env)
-        return [env[n] for n in self._output_nodes], [env[n] for n in self._update_nodes], key
+    def _run(self, *flat):
+        """The pure function that is jitted: flat ``(*variable_values, [key], *inputs)`` in, flat
+        ``(*outputs, *new_variable_values, [new_key])`` out (flat arguments take jit's fastest call path).
 
-    def _check_input(self, index, value):
+        Inputs are checked against their placeholders here, at trace time: jit traces once per new input
+        shape/dtype signature, so a wrong input is caught before it runs and a right one costs nothing."""
+        n_state, n_key = len(self._state_vars), self._key_node is not None
+        env = dict(zip(self._state_vars, flat[:n_state]))
+        env.update(zip(self.inputs, [self._conform(i, x) for i, x in enumerate(flat[n_state + n_key:])]))
+        new_key = ()
+        if n_key:
+            key, env[self._key_node] = jax.random.split(flat[n_state])
+            new_key = (key,)
+        evaluate(self._order, env)
+        return (*[env[n] for n in self._output_nodes], *[env[n] for n in self._update_nodes], *new_key)
+
+    def _conform(self, index, value):
+        """``value`` (a traced input) checked against its placeholder's shape, and cast within its dtype kind."""
         placeholder, shape, dtype = self._input_specs[index]
-        if not isinstance(value, np.ndarray | jax.Array):
-            value = np.asarray(value)
+        got = value.shape
+        if len(got) != len(shape) or any(d is not None and d != g for d, g in zip(shape, got)):
+            raise InputError(f"input {index} ({placeholder.name!r}) of {self.name!r} expects shape "
+                             f"{format_shape(shape)}, got {format_shape(got)} (None: any size)")
         if value.dtype != dtype:
             if not np.can_cast(value.dtype, dtype, "same_kind"):
                 raise InputError(f"input {index} ({placeholder.name!r}) of {self.name!r} expects dtype {dtype}, "
                                  f"got {value.dtype}; it cannot be cast safely, convert it explicitly")
             value = value.astype(dtype)
-        got = value.shape
-        if len(got) != len(shape) or any(d is not None and d != g for d, g in zip(shape, got)):
-            raise InputError(f"input {index} ({placeholder.name!r}) of {self.name!r} expects shape "
-                             f"{format_shape(shape)}, got {format_shape(got)} (None: any size)")
         return value
 
     def _check_args(self, args):
+        """Arity check, and anything not already an array (numbers, lists) made a numpy array."""
         if len(args) != len(self.inputs):
             names = [p.name for p in self.inputs]
             raise InputError(f"{self.name!r} takes {len(self.inputs)} input(s) {names}, got {len(args)}")
-        return [self._check_input(i, a) for i, a in enumerate(args)]
+        return [a if isinstance(a, _ARRAY_TYPES) else np.asarray(a) for a in args]
+
+    def _split_results(self, results):
+        n_out, n_upd = len(self._output_nodes), len(self._update_nodes)
+        key = results[n_out + n_upd] if self._key_node is not None else None
+        return results[:n_out], results[n_out:n_out + n_upd], key
 
     def __call__(self, *args):
-        inputs = self._check_args(args)
-        outputs, new_values, self._key = self._jitted(
-            [v._value for v in self._state_vars], self._key, inputs)
-        for variable, value in zip(self._updated_vars, new_values):
-            variable._value = value
-        return self._format([np.asarray(o) for o in outputs])
+        return self._call(args)
+
+    def _make_call(self):
+        """The per-call path, specialised once with everything it needs bound as local names (it is the hot
+        loop of every learner: inputs of the right type, dtype and static shape pass through unconverted)."""
+        jitted, fast_types = self._jitted, _FAST_TYPES
+        state_vars, updated_vars = self._state_vars, self._updated_vars
+        n_inputs, n_out, has_key, single, form = (len(self.inputs), len(self._output_nodes), self._key_node is not None,
+                                                  self._single_output, self._format)
+        check = self._check_args
+        asarray = np.asarray
+        stateless = not state_vars and not has_key
+
+        def call(args):
+            if len(args) != n_inputs:
+                args = check(args)
+            else:
+                for value in args:
+                    if type(value) not in fast_types:
+                        args = check(args)
+                        break
+            if stateless:
+                results = jitted(*args)
+            else:
+                if has_key:
+                    results = jitted(*[v._value for v in state_vars], self._key, *args)
+                    self._key = results[-1]
+                else:
+                    results = jitted(*[v._value for v in state_vars], *args)
+                for variable, value in zip(updated_vars, results[n_out:]):
+                    variable._value = value
+            if single:
+                return asarray(results[0])
+            return form([asarray(o) for o in results[:n_out]])
+
+        return call
 
     @property
     def state(self):
@@ -156,9 +203,9 @@ class Function:
         if missing:
             raise InputError(f"{self.name!r}.pure: state lacks {missing}; start from function.state "
                              "(merge several with dict.update)")
-        key = state[self.key_name] if self.key_name is not None else None
-        outputs, new_values, key = self._jitted(
-            [state[n] for n in self._state_names], key, self._check_args(inputs))
+        key = (state[self.key_name],) if self.key_name is not None else ()
+        outputs, new_values, key = self._split_results(
+            self._jitted(*[state[n] for n in self._state_names], *key, *self._check_args(inputs)))
         new_state = dict(state)
         new_state.update(zip(self._updated_names, new_values))
         if self.key_name is not None:

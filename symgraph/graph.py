@@ -44,6 +44,7 @@ class Graph:
         self._name_counts = {}
         self._scopes = []
         self._key_nodes = []
+        self._random_nodes = 0
         self._eager_functions = {}
 
     def __enter__(self):
@@ -90,6 +91,12 @@ class Graph:
             self._key_nodes.append(RandomKey(self))
         return self._key_nodes[-1]
 
+    def next_random_salt(self):
+        """The salt of the next random node: its index among this graph's random nodes, so rebuilding the
+        same graph (in a fresh Graph) with the same function seed reproduces the same numbers."""
+        self._random_nodes += 1
+        return self._random_nodes
+
     def add_updates(self, updates):
         """Register ``{variable: new_value}`` updates (e.g. a layer's running statistics) for get_updates."""
         from symgraph.nodes import Variable, as_tensor
@@ -126,18 +133,29 @@ class Scope:
 
     Scopes nest (``actor/pi/w``). Entering a scope whose name was already used in this graph opens a fresh
     one (``actor_1``), so two networks built from the same code keep separate variables.
+
+    ``Scope(path, reopen=True)`` re-enters an existing full path (e.g. a layer's ``"net/dense"``) from
+    anywhere, so objects that own variables can add more of them to their own scope later.
     """
 
-    def __init__(self, name):
-        if not isinstance(name, str) or not name or "/" in name:
-            raise ScopeError(f"Scope name must be a non-empty string without '/', got {name!r}")
+    def __init__(self, name, reopen=False):
+        if not isinstance(name, str) or not name or (not reopen and "/" in name):
+            raise ScopeError(f"Scope name must be a non-empty string without '/', got {name!r} (to re-enter a "
+                             "full path, pass reopen=True)")
         self.name = name
+        self.reopen = reopen
         self.path = None
         self._graph = None
 
     def __enter__(self):
         self._graph = get_graph()
-        self.path = self._graph.unique_name(self.name)
+        if self.reopen:
+            if self.name.rstrip("/") not in self._graph._name_counts:
+                raise ScopeError(f"Scope({self.name!r}, reopen=True): no such scope in graph "
+                                 f"{self._graph.name!r}; open it once with Scope(name) first")
+            self.path = self.name.rstrip("/")
+        else:
+            self.path = self._graph.unique_name(self.name)
         self._graph._scopes.append(self.path)
         return self
 

@@ -12,6 +12,7 @@ every iteration. Nodes the body uses but did not create (outer tensors, variable
 
 import jax
 
+from symgraph.errors import ShapeError, SymgraphError, format_shape
 from symgraph.graph import get_graph, next_uid
 from symgraph.nodes import Argument, RandomKey, Tensor, as_tensor
 
@@ -41,10 +42,24 @@ def topological_order(outputs, is_given=lambda node: node.is_leaf):
 
 
 def evaluate(order, env):
-    """Compute every node of ``order`` into ``env`` (a dict node -> value already holding the given ones)."""
+    """Compute every node of ``order`` into ``env`` (a dict node -> value already holding the given ones).
+
+    A node that fails on the actual values (e.g. two ``None`` dimensions that turn out to differ) raises a
+    ShapeError naming it and its inputs' actual shapes; this runs at trace time only, never per call.
+    """
     for node in order:
         if node not in env:
-            env[node] = node.compute([env[parent] for parent in node.inputs])
+            values = [env[parent] for parent in node.inputs]
+            try:
+                env[node] = node.compute(values)
+            except SymgraphError:
+                raise
+            except (TypeError, ValueError, IndexError) as error:
+                shapes = ", ".join(f"{p.name!r} {format_shape(getattr(v, 'shape', ()))}"
+                                   for p, v in zip(node.inputs, values))
+                raise ShapeError(f"{node.name}: failed on the call's values ({shapes or 'no inputs'}): "
+                                 f"{str(error).splitlines()[0]}. Sizes declared None must agree at call "
+                                 "time.") from error
     return env
 
 

@@ -49,13 +49,13 @@ class Tensor:
     __array_ufunc__ = None
     is_leaf = False
 
-    def __init__(self, fn, inputs, params, aval, name, graph):
+    def __init__(self, fn, inputs, params, aval, name, graph, unique_name=None):
         self.fn = fn
         self.inputs = tuple(inputs)
         self.params = params
         self.aval = aval
         self.graph = graph
-        self.name = graph.unique_name(name)
+        self.name = unique_name or graph.unique_name(name)
         self.uid = next_uid()
         self.rebuild = None
         graph.add_node(self)
@@ -64,20 +64,25 @@ class Tensor:
         """The node's value from its inputs' values (JAX arrays or tracers)."""
         return self.fn(*values, **self.params)
 
+    def _single_aval(self, what):
+        if isinstance(self.aval, tuple):
+            raise ShapeError(f"node {self.name!r} holds several outputs and has no single {what}; take one "
+                             "with symgraph.nodes.item(node, index)")
+        return self.aval
+
     @property
     def shape(self):
         """The static shape, with ``None`` for dimensions only known at call time."""
-        if isinstance(self.aval, tuple):
-            raise ShapeError(f"node {self.name!r} holds several outputs and has no single shape")
-        return _public_shape(self.aval.shape)
+        return _public_shape(self._single_aval("shape").shape)
 
     @property
     def dtype(self):
-        return np.dtype(self.aval.dtype)
+        """The dtype (a numpy dtype, or JAX's extended dtype for typed PRNG keys)."""
+        return self._single_aval("dtype").dtype
 
     @property
     def ndim(self):
-        return len(self.aval.shape)
+        return len(self._single_aval("ndim").shape)
 
     def __repr__(self):
         if isinstance(self.aval, tuple):
@@ -270,6 +275,8 @@ class Variable(Leaf):
                                  "Variable(init, shape=(3, 2))")
             self.initializer = value_or_initializer
             dims = _abstract_shape(shape, "shape", f"Variable {full_name!r}")
+            if not all(is_known(d) for d in dims):
+                raise ShapeError(f"Variable {full_name!r}: shape {tuple(shape)} must be fully known (no None)")
             dtype = canonical_dtype(dtype or "float32")
             value = self.initializer(rng.fold_name(rng.key_from_seed(graph.seed), full_name), dims, dtype)
             value = _checked_value(value, dims, dtype, f"Variable {full_name!r}: its initializer returned")
@@ -286,8 +293,7 @@ class Variable(Leaf):
         self._value = value
         self._initial = value
         aval = jax.ShapeDtypeStruct(value.shape, value.dtype)
-        Tensor.__init__(self, None, (), {}, aval, full_name, graph)
-        self.name = full_name
+        Tensor.__init__(self, None, (), {}, aval, None, graph, unique_name=full_name)
         graph.variables[full_name] = self
 
     @property
@@ -354,13 +360,34 @@ def infer_aval(fn, inputs, params, name):
     try:
         return jax.eval_shape(lambda *a: fn(*a, **params), *avals)
     except Exception as error:  # JAX raises TypeError/ValueError/IndexError and its own shape errors
+        broadcast = _infer_with_unit_unknowns(fn, avals, params)
+        if broadcast is not None:
+            return broadcast
         operands = ", ".join(describe(t) for t in inputs) or "no operands"
         shown = {k: v for k, v in params.items() if not callable(v)}
         extra = f" with {shown}" if shown else ""
-        message = str(error).split("\n")[0]
+        message = str(error).split("\n")[0].rstrip(".")
         exc = DTypeError if "dtype" in message.lower() and "shape" not in message.lower() else ShapeError
         raise exc(f"{name}: cannot be applied to {operands}{extra}: {message}. Check the operands' shapes "
                   "and dtypes (None marks a size known only at call time).") from error
+
+
+def _infer_with_unit_unknowns(fn, avals, params):
+    """Second try for unknown sizes meeting known ones (``(None,) + (6,)``): unknown dims set to 1, which
+    broadcasts against anything; the result's size-1 dims are then reported unknown. None if it fails too."""
+    leaves = [a for a in jax.tree_util.tree_leaves(avals) if hasattr(a, "shape")]
+    if all(is_known(d) for a in leaves for d in a.shape):
+        return None
+    unit = jax.tree_util.tree_map(
+        lambda a: jax.ShapeDtypeStruct(tuple(d if is_known(d) else 1 for d in a.shape), a.dtype,
+                                       weak_type=getattr(a, "weak_type", False)), avals)
+    try:
+        result = jax.eval_shape(lambda *a: fn(*a, **params), *unit)
+    except Exception:  # the operands really do not fit
+        return None
+    return jax.tree_util.tree_map(
+        lambda r: jax.ShapeDtypeStruct(tuple(UNKNOWN_DIM if d == 1 else d for d in r.shape), r.dtype,
+                                       weak_type=r.weak_type), result)
 
 
 def apply(fn, args, params=None, name=None):
@@ -383,7 +410,7 @@ def _take_item(values, index):
 
 def item(node, index):
     """Output ``index`` of a multi-output node (gradients, scan, while_loop...)."""
-    return apply(_take_item, (node,), {"index": index}, name=f"{node.name}[{index}]")
+    return apply(_take_item, (node,), {"index": index}, name=f"{node.name.rsplit('/', 1)[-1]}[{index}]")
 
 
 def _index(x, *dynamic, structure):

@@ -1,0 +1,23 @@
+"""Reinforcement learning on symgraph.
+
+- Templates: :class:`Actor`, :class:`Critic` (subclass and implement ``create_network``) and ready-made
+  :class:`MLPActor`, :class:`MLPCritic`, :class:`CNNActor`, :class:`CNNCritic`; target-network helpers.
+- :class:`Buffer`: ring buffer with GAE/TD-error path finishing and proportional prioritised sampling.
+- ``symgraph.rl.envs``: gymnasium/legacy-gym/vector env adaptation; ``symgraph.rl.noise``: exploration noise.
+- ``symgraph.rl.returns``: discounted returns, TD errors, GAE, lambda and n-step returns (pure JAX).
+- ``symgraph.rl.losses``: policy-gradient, PPO, value, TD and distributional losses and targets.
+- ``symgraph.rl.bandits``: multi-armed and contextual bandits, agents and trainers.
+- ``symgraph.rl.tabular``: Q-learning, SARSA(lambda), expected SARSA, Dyna-Q, value/policy iteration.
+"""
+
+from symgraph.rl import bandits, envs, losses, noise, returns, tabular
+from symgraph.rl.agents import Actor, Critic, copy_state, hard_updates, polyak_updates, variable_pairs
+from symgraph.rl.buffer import Buffer
+from symgraph.rl.networks import CNNActor, CNNCritic, MLPActor, MLPCritic
+from symgraph.rl.noise import GaussianNoise, OrnsteinUhlenbeckNoise
+
+__all__ = [
+    "Actor", "Critic", "MLPActor", "MLPCritic", "CNNActor", "CNNCritic", "copy_state", "hard_updates",
+    "polyak_updates", "variable_pairs", "Buffer", "GaussianNoise", "OrnsteinUhlenbeckNoise", "bandits", "envs",
+    "losses", "noise", "returns", "tabular",
+]

@@ -8,20 +8,22 @@ reproduces them. Inside a ``T.scan``/``T.while_loop`` body the key is folded wit
 import jax
 import jax.numpy as jnp
 
-from symgraph.graph import get_graph, next_uid
+from symgraph.graph import get_graph
 from symgraph.nodes import Tensor, apply, canonical_dtype
 
 
 def _random(sampler, name, shape, operands=(), **params):
     """Node ``sampler(key, shape, *operands, **params)`` with a fresh salt."""
     like = isinstance(shape, Tensor)
-    args = (get_graph().random_key_node(), *( (shape,) if like else ()), *operands)
+    graph = get_graph()
+    args = (graph.random_key_node(), *((shape,) if like else ()), *operands)
     if not like:
         shape = None if shape is None else ((shape,) if isinstance(shape, int) else tuple(shape))
         if shape is not None and any(d is None for d in shape):
             raise ValueError(f"T.random.{name}: shape {shape} has unknown (None) dimensions; pass shape=<a node "
                              "of the wanted shape> to take it at call time")
-    return apply(_draw, args, {"sampler": sampler, "shape": shape, "like": like, "salt": next_uid(), **params},
+    return apply(_draw, args, {"sampler": sampler, "shape": shape, "like": like, "salt": graph.next_random_salt(),
+                                 **params},
                  name=name)
 
 

@@ -1,0 +1,237 @@
+"""Convolutions (Conv1D, Conv2D) and pooling (MaxPool/AvgPool 1D and 2D), channels last.
+
+Layouts: 1D inputs are ``(batch, width, channels)`` (NWC), 2D inputs ``(batch, height, width, channels)``
+(NHWC); kernels are ``(kw, in, out)`` / ``(kh, kw, in, out)`` (WIO / HWIO). Padding ``"SAME"`` keeps
+``ceil(size / stride)`` positions (padding split evenly, the extra one at the end, as TensorFlow),
+``"VALID"`` keeps only the windows that fit: ``floor((size - dilated_kernel) / stride) + 1``.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from symgraph.nn import activations
+from symgraph.nn.layers.base import Layer, int_tuple, positive_int
+from symgraph.nodes import apply
+
+_LAYOUTS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
+_LAYOUT_TEXT = {1: "(batch, width, channels)", 2: "(batch, height, width, channels)"}
+
+
+def _padding(padding, owner):
+    if isinstance(padding, str) and padding.upper() in ("SAME", "VALID"):
+        return padding.upper()
+    raise ValueError(f"{owner}: padding must be 'SAME' or 'VALID', got {padding!r}")
+
+
+def _conv(x, kernel, strides, padding, dilation, dimension_numbers):
+    return jax.lax.conv_general_dilated(x, kernel, window_strides=strides, padding=padding,
+                                        rhs_dilation=dilation, dimension_numbers=dimension_numbers)
+
+
+class _Conv(Layer):
+    n_spatial = 2
+
+    def __init__(self, filters, kernel_size, strides=1, padding="SAME", dilation=1, activation=None,
+                 init="glorot_uniform", bias_init="zeros", use_bias=True, in_channels=None, dtype="float32",
+                 name="conv"):
+        super().__init__(name)
+        n = self.n_spatial
+        self.filters = positive_int(filters, "filters", self)
+        self.kernel_size = int_tuple(kernel_size, n, "kernel_size", self)
+        self.strides = int_tuple(strides, n, "strides", self)
+        self.dilation = int_tuple(dilation, n, "dilation", self)
+        self.padding = _padding(padding, self)
+        self.activation = activations.get(activation)
+        self.init, self.bias_init = self.initializer(init), self.initializer(bias_init, "bias_init")
+        self.use_bias, self.dtype = use_bias, dtype
+        self.W = self.b = None
+        if in_channels is not None:
+            self.ensure_built(positive_int(in_channels, "in_channels", self))
+
+    def build(self, in_channels):
+        shape = (*self.kernel_size, in_channels, self.filters)
+        self.W = self.add_variable("W", self.init, shape, dtype=self.dtype)
+        if self.use_bias:
+            self.b = self.add_variable("b", self.bias_init, (self.filters,), dtype=self.dtype,
+                                       argument="bias_init")
+
+    def __call__(self, x):
+        n = self.n_spatial
+        x = self.input(x, rank=n + 2, layout=_LAYOUT_TEXT[n])
+        channels = self.features(x, "channels")
+        if self.padding == "VALID":
+            for size, k, d in zip(x.shape[1:-1], self.kernel_size, self.dilation, strict=True):
+                if size is not None and size < (k - 1) * d + 1:
+                    self.fail(f"spatial sizes of at least the (dilated) kernel {self.kernel_size} with "
+                              "padding 'VALID'", x, "; use padding='SAME' or a smaller kernel")
+        self.ensure_built(channels)
+        with self.name_scope():
+            y = apply(_conv, (x, self.W), {"strides": self.strides, "padding": self.padding,
+                                           "dilation": self.dilation, "dimension_numbers": _LAYOUTS[n]},
+                      name="conv")
+            if self.use_bias:
+                y = y + self.b
+            return self.activation(y)
+
+
+class Conv1D(_Conv):
+    """1D convolution over ``(batch, width, channels)``: ``y = activation(conv(x, W) + b)``.
+
+    Args:
+        filters: output channels.
+        kernel_size, strides, dilation: an int or a 1-tuple.
+        padding: ``"SAME"`` or ``"VALID"``.
+        activation, init, bias_init, use_bias, dtype, name: as :class:`Dense`; ``W`` is ``(kw, in, filters)``.
+        in_channels: the input channels, to create the variables now (else on the first call).
+    """
+
+    n_spatial = 1
+
+    def __init__(self, filters, kernel_size, strides=1, padding="SAME", dilation=1, activation=None,
+                 init="glorot_uniform", bias_init="zeros", use_bias=True, in_channels=None, dtype="float32",
+                 name="conv1d"):
+        super().__init__(filters, kernel_size, strides, padding, dilation, activation, init, bias_init,
+                         use_bias, in_channels, dtype, name)
+
+
+class Conv2D(_Conv):
+    """2D convolution over NHWC ``(batch, height, width, channels)``: ``y = activation(conv(x, W) + b)``,
+    computed by ``jax.lax.conv_general_dilated`` (a cross-correlation, as in every deep-learning library).
+
+    Args:
+        filters: output channels.
+        kernel_size, strides, dilation: an int or an ``(h, w)`` pair.
+        padding: ``"SAME"`` or ``"VALID"``.
+        activation, init, bias_init, use_bias, dtype, name: as :class:`Dense`; ``W`` is ``(kh, kw, in,
+            filters)`` (HWIO).
+        in_channels: the input channels, to create the variables now (else on the first call).
+    """
+
+    n_spatial = 2
+
+    def __init__(self, filters, kernel_size, strides=1, padding="SAME", dilation=1, activation=None,
+                 init="glorot_uniform", bias_init="zeros", use_bias=True, in_channels=None, dtype="float32",
+                 name="conv2d"):
+        super().__init__(filters, kernel_size, strides, padding, dilation, activation, init, bias_init,
+                         use_bias, in_channels, dtype, name)
+
+
+def _max_pool(x, window, strides, padding):
+    # a Python scalar start value lets JAX pick its differentiable max-pool primitive (an array would not)
+    lowest = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else int(jnp.iinfo(x.dtype).min)
+    return jax.lax.reduce_window(x, lowest, jax.lax.max, window, strides, padding)
+
+
+def _avg_pool(x, window, strides, padding):
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        x = x.astype(jnp.float32)
+    total = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, strides, padding)
+    if padding == "VALID":
+        return total / math.prod(window)
+    count = jax.lax.reduce_window(jnp.ones(x.shape[1:-1], x.dtype), 0.0, jax.lax.add, window[1:-1],
+                                  strides[1:-1], padding)
+    return total / count[..., None]
+
+
+class _Pool(Layer):
+    n_spatial = 2
+    reducer = staticmethod(_max_pool)
+
+    def __init__(self, window=2, strides=None, padding="VALID", name="pool"):
+        super().__init__(name)
+        n = self.n_spatial
+        self.window = int_tuple(window, n, "window", self)
+        self.strides = self.window if strides is None else int_tuple(strides, n, "strides", self)
+        self.padding = _padding(padding, self)
+
+    def __call__(self, x):
+        n = self.n_spatial
+        x = self.input(x, rank=n + 2, layout=_LAYOUT_TEXT[n])
+        if self.padding == "VALID":
+            for size, k in zip(x.shape[1:-1], self.window, strict=True):
+                if size is not None and size < k:
+                    self.fail(f"spatial sizes of at least the window {self.window} with padding 'VALID'", x,
+                              "; use padding='SAME' or a smaller window")
+        with self.name_scope():
+            params = {"window": (1, *self.window, 1), "strides": (1, *self.strides, 1),
+                      "padding": self.padding}
+            return apply(type(self).reducer, (x,), params, name=type(self).__name__.lower())
+
+
+class MaxPool1D(_Pool):
+    """Maximum over windows of ``(batch, width, channels)``; ``strides`` defaults to the window (no overlap).
+    Padding ``"VALID"`` (default) or ``"SAME"`` (padded entries never win)."""
+
+    n_spatial = 1
+
+    def __init__(self, window=2, strides=None, padding="VALID", name="max_pool1d"):
+        super().__init__(window, strides, padding, name)
+
+
+class MaxPool2D(_Pool):
+    """Maximum over ``(h, w)`` windows of NHWC inputs; ``strides`` defaults to the window (no overlap).
+    Padding ``"VALID"`` (default) or ``"SAME"`` (padded entries never win)."""
+
+    def __init__(self, window=2, strides=None, padding="VALID", name="max_pool2d"):
+        super().__init__(window, strides, padding, name)
+
+
+class AvgPool1D(_Pool):
+    """Mean over windows of ``(batch, width, channels)``; with ``"SAME"`` padding each mean is over the real
+    (unpadded) entries of its window only."""
+
+    n_spatial = 1
+    reducer = staticmethod(_avg_pool)
+
+    def __init__(self, window=2, strides=None, padding="VALID", name="avg_pool1d"):
+        super().__init__(window, strides, padding, name)
+
+
+class AvgPool2D(_Pool):
+    """Mean over ``(h, w)`` windows of NHWC inputs; with ``"SAME"`` padding each mean is over the real
+    (unpadded) entries of its window only."""
+
+    reducer = staticmethod(_avg_pool)
+
+    def __init__(self, window=2, strides=None, padding="VALID", name="avg_pool2d"):
+        super().__init__(window, strides, padding, name)
+
+
+MaxPool = MaxPool2D
+AvgPool = AvgPool2D
+
+
+def conv1d(x, filters, kernel_size, strides=1, padding="SAME", dilation=1, activation=None,
+           init="glorot_uniform", bias_init="zeros", use_bias=True, name="conv1d"):
+    """``Conv1D(...)(x)`` with a fresh layer; see :class:`Conv1D`."""
+    return Conv1D(filters, kernel_size, strides, padding, dilation, activation, init, bias_init, use_bias,
+                  name=name)(x)
+
+
+def conv2d(x, filters, kernel_size, strides=1, padding="SAME", dilation=1, activation=None,
+           init="glorot_uniform", bias_init="zeros", use_bias=True, name="conv2d"):
+    """``Conv2D(...)(x)`` with a fresh layer; see :class:`Conv2D`."""
+    return Conv2D(filters, kernel_size, strides, padding, dilation, activation, init, bias_init, use_bias,
+                  name=name)(x)
+
+
+def max_pool2d(x, window=2, strides=None, padding="VALID"):
+    """``MaxPool2D(window, strides, padding)(x)``."""
+    return MaxPool2D(window, strides, padding)(x)
+
+
+def avg_pool2d(x, window=2, strides=None, padding="VALID"):
+    """``AvgPool2D(window, strides, padding)(x)``."""
+    return AvgPool2D(window, strides, padding)(x)
+
+
+def max_pool1d(x, window=2, strides=None, padding="VALID"):
+    """``MaxPool1D(window, strides, padding)(x)``."""
+    return MaxPool1D(window, strides, padding)(x)
+
+
+def avg_pool1d(x, window=2, strides=None, padding="VALID"):
+    """``AvgPool1D(window, strides, padding)(x)``."""
+    return AvgPool1D(window, strides, padding)(x)

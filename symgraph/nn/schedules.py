@@ -1,0 +1,180 @@
+"""Schedules: values (learning rates, exploration rates, coefficients) that change with a step count.
+
+Each factory returns a ``Schedule``: a callable of the step count ``t`` that is
+
+- optax-compatible: ``schedule(t)`` on a Python int or a JAX integer array returns a float32 JAX scalar, so it
+  can be given as a learning rate to any optax transform or to the optimizers of ``symgraph.nn.optimizers``,
+  whose step counter lives in the optimizer state and advances by one per applied update;
+- symbolic: ``schedule(step)`` on a graph node (e.g. an integer step Variable the user advances with
+  ``updates={step: step + 1}``) returns a node, usable as an output or inside any expression.
+
+All schedules are pure functions of ``t`` (no hidden counter), so they are exact under ``jax.jit``,
+``jax.vmap`` and ``jax.lax.scan``. Closed forms (``t`` the step, clipped to the schedule's range):
+
+=======================  ==================================================================================
+``constant(v)``          ``v``
+``linear(a, b, n)``      ``a + (b - a) * clip((t - begin) / n, 0, 1)``: from ``a`` to ``b``, then hold ``b``
+``cosine(a, n, b)``      ``b + (a - b) * (1 + cos(pi * clip(t - begin, 0, n) / n)) / 2``
+``exponential(a, r, n)`` ``a * r ** (max(t - begin, 0) / n)`` (exponent floored if ``staircase``), clipped
+                         at ``final``
+``piecewise_constant``   ``values[i]`` where ``i`` is the number of boundaries ``<= t``
+=======================  ==================================================================================
+"""
+
+import math
+import numbers
+
+import jax.numpy as jnp
+import numpy as np
+
+from symgraph.errors import DTypeError
+from symgraph.nodes import Tensor, apply
+
+
+class Schedule:
+    """A value as a function of the step count; see the module docstring.
+
+    Attributes:
+        name: the schedule's kind (also the name of the nodes it builds).
+        values: the values the schedule takes at its key points (start, end, each piece), used e.g. by the
+            optimizers to check a learning-rate schedule never goes negative.
+    """
+
+    def __init__(self, fn, name, values):
+        self._fn = fn
+        self.name = name
+        self.values = tuple(float(v) for v in values)
+
+    def __call__(self, count):
+        """The value at step ``count``: a float32 JAX scalar/array, or a node if ``count`` is a graph node."""
+        if isinstance(count, Tensor):
+            if isinstance(count.aval, tuple) or not (jnp.issubdtype(count.dtype, jnp.integer)
+                                                     or jnp.issubdtype(count.dtype, jnp.floating)):
+                raise DTypeError(f"schedule {self.name!r}: the step count must be an integer (or float) "
+                                 f"node, got {count!r}; pass e.g. an int32 step Variable")
+            return apply(self._evaluate, (count,), name=self.name)
+        return self._evaluate(count)
+
+    def _evaluate(self, count):
+        return jnp.asarray(self._fn(jnp.asarray(count, jnp.float32)), jnp.float32)
+
+    def __repr__(self):
+        return f"<Schedule {self.name}: key values {list(self.values)}>"
+
+
+def _number(owner, argument, value, minimum=None, strict=False, hint=""):
+    """``value`` as a finite float, with a message naming the argument and the fix otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | np.number):
+        raise TypeError(f"{owner}: {argument} must be a real number, got {type(value).__name__} {value!r}"
+                        f"{hint}")
+    value = float(value)
+    low_ok = minimum is None or (value > minimum if strict else value >= minimum)
+    if not math.isfinite(value) or not low_ok:
+        bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
+        raise ValueError(f"{owner}: {argument} must be a finite number{bound}, got {value!r}{hint}")
+    return value
+
+
+def _steps(owner, argument, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {argument} must be an int (a number of steps), got "
+                        f"{type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{owner}: {argument} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def constant(value):
+    """The schedule that is always ``value``."""
+    value = _number("constant", "value", value)
+    return Schedule(lambda t: jnp.full_like(t, value), "constant", (value,))
+
+
+def linear(init, final, steps, begin=0):
+    """Anneal linearly from ``init`` to ``final`` over ``steps`` steps starting at step ``begin``, then hold.
+
+    ``value(t) = init + (final - init) * clip((t - begin) / steps, 0, 1)``; e.g. the epsilon of an
+    epsilon-greedy policy, or a learning rate decayed to zero over training.
+    """
+    init = _number("linear", "init", init)
+    final = _number("linear", "final", final)
+    steps = _steps("linear", "steps", steps)
+    begin = _steps("linear", "begin", begin, minimum=0)
+
+    def fn(t):
+        return init + (final - init) * jnp.clip((t - begin) / steps, 0.0, 1.0)
+
+    return Schedule(fn, "linear", (init, final))
+
+
+def cosine(init, steps, final=0.0, begin=0):
+    """Cosine annealing from ``init`` to ``final`` over ``steps`` steps from ``begin``, then hold ``final``.
+
+    ``value(t) = final + (init - final) * (1 + cos(pi * clip(t - begin, 0, steps) / steps)) / 2``
+    (SGDR without restarts: Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts",
+    ICLR 2017).
+    """
+    init = _number("cosine", "init", init)
+    final = _number("cosine", "final", final)
+    steps = _steps("cosine", "steps", steps)
+    begin = _steps("cosine", "begin", begin, minimum=0)
+
+    def fn(t):
+        progress = jnp.clip(t - begin, 0.0, steps) / steps
+        return final + (init - final) * 0.5 * (1.0 + jnp.cos(jnp.pi * progress))
+
+    return Schedule(fn, "cosine", (init, final))
+
+
+def exponential(init, rate, steps, begin=0, staircase=False, final=None):
+    """Exponential decay (or growth): multiply by ``rate`` every ``steps`` steps from step ``begin``.
+
+    ``value(t) = init * rate ** (max(t - begin, 0) / steps)``, the exponent floored when ``staircase``; with
+    ``final`` the value never passes it (a floor when ``rate < 1``, a ceiling when ``rate > 1``).
+    """
+    init = _number("exponential", "init", init)
+    rate = _number("exponential", "rate", rate, minimum=0.0, strict=True,
+                   hint="; rate < 1 decays, rate > 1 grows")
+    steps = _steps("exponential", "steps", steps)
+    begin = _steps("exponential", "begin", begin, minimum=0)
+    final = None if final is None else _number("exponential", "final", final)
+
+    def fn(t):
+        exponent = jnp.maximum(t - begin, 0.0) / steps
+        if staircase:
+            exponent = jnp.floor(exponent)
+        value = init * jnp.power(rate, exponent)
+        if final is not None:
+            value = jnp.maximum(value, final) if rate < 1 else jnp.minimum(value, final)
+        return value
+
+    return Schedule(fn, "exponential", (init,) if final is None else (init, final))
+
+
+def piecewise_constant(boundaries, values):
+    """``values[0]`` before ``boundaries[0]``, ``values[i]`` for ``boundaries[i-1] <= t < boundaries[i]``...
+
+    Args:
+        boundaries: strictly increasing step numbers (ints >= 0) where the value changes.
+        values: one more value than boundaries.
+    """
+    try:
+        boundaries, values = list(boundaries), list(values)
+    except TypeError:
+        raise TypeError("piecewise_constant: boundaries and values must be sequences, e.g. "
+                        "piecewise_constant([1000, 5000], [1e-3, 1e-4, 1e-5])") from None
+    boundaries = [_steps("piecewise_constant", f"boundaries[{i}]", b, minimum=0)
+                  for i, b in enumerate(boundaries)]
+    values = [_number("piecewise_constant", f"values[{i}]", v) for i, v in enumerate(values)]
+    if len(values) != len(boundaries) + 1:
+        raise ValueError(f"piecewise_constant: values must hold one more entry than boundaries (one value "
+                         f"per piece), got {len(boundaries)} boundaries and {len(values)} values")
+    if any(b >= c for b, c in zip(boundaries[:-1], boundaries[1:], strict=True)):
+        raise ValueError(f"piecewise_constant: boundaries must be strictly increasing, got {boundaries}")
+    table = np.asarray(values, np.float32)
+    edges = np.asarray(boundaries, np.float32)
+
+    def fn(t):
+        return jnp.asarray(table)[jnp.searchsorted(jnp.asarray(edges), t, side="right")]
+
+    return Schedule(fn, "piecewise_constant", values)

@@ -1,0 +1,98 @@
+"""Helpers shared by the bandit environments and agents: seeding, argument checks, error classes."""
+
+import numbers
+import operator
+import zlib
+
+import numpy as np
+
+from symgraph.errors import ShapeError, SymgraphError
+
+__all__ = ["DataFormatError", "DataNotFoundError", "RandomStream", "ShapeError", "make_rng", "check_action",
+           "check_count"]
+
+
+class DataFormatError(SymgraphError, ValueError):
+    """A dataset file does not have the layout of the original dataset (columns, values, labels)."""
+
+
+class DataNotFoundError(SymgraphError, FileNotFoundError):
+    """A dataset file is not where it was looked for; the message says which file to put where."""
+
+
+def make_rng(seed, stream):
+    """A numpy ``Generator`` for ``seed``, on a stream named ``stream``.
+
+    ``seed`` may be None (fresh entropy), a non-negative int, a ``numpy.random.SeedSequence`` or a
+    ``Generator`` (used as is). An int or a SeedSequence is mixed with a hash of ``stream``, so a bandit and
+    an agent given the same seed draw independent numbers (with one plain ``default_rng(seed)`` each, the
+    agent's exploration coin would be the bandit's reward coin).
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        return np.random.default_rng()
+    salt = zlib.crc32(stream.encode())
+    if isinstance(seed, np.random.SeedSequence):
+        return np.random.default_rng(
+            np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, salt)))
+    try:
+        value = operator.index(seed)
+    except TypeError:
+        raise TypeError(f"seed must be None, a non-negative int, a numpy SeedSequence or a numpy Generator, "
+                        f"got {type(seed).__name__} {seed!r}") from None
+    if value < 0:
+        raise ValueError(f"seed must be non-negative, got {value}")
+    return np.random.default_rng([value, salt])
+
+
+def check_action(action, n_actions, owner):
+    """``action`` as an int in ``[0, n_actions)``; a ValueError naming the action and the range otherwise."""
+    try:
+        a = operator.index(action)
+    except TypeError:
+        raise ValueError(f"action must be an integer in 0..{n_actions - 1} for {owner}, got "
+                         f"{type(action).__name__} {action!r}") from None
+    if a < 0 or a >= n_actions:
+        raise ValueError(f"action {a} is out of range for {owner}: valid actions are 0 to {n_actions - 1} "
+                         f"({n_actions} arms)")
+    return a
+
+
+def check_count(value, name, minimum=1):
+    """``value`` as an int >= ``minimum``, or a ValueError naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+class RandomStream:
+    """Scalar draws from ``rng`` served from blocks: ``stream()`` returns the next float.
+
+    One numpy call per scalar costs several times more than the draw itself; drawing ``block`` at a time
+    and handing them out one by one keeps per-step loops cheap. The sequence is fixed by the generator's
+    seed like any other draw.
+
+    Args:
+        rng: a ``numpy.random.Generator``.
+        kind: ``"uniform"`` (in [0, 1)) or ``"normal"`` (standard normal).
+        block: how many numbers to draw at once.
+    """
+
+    __slots__ = ("_draw", "_block", "_buffer", "_position")
+
+    def __init__(self, rng, kind="uniform", block=1024):
+        if kind not in ("uniform", "normal"):
+            raise ValueError(f"kind must be 'uniform' or 'normal', got {kind!r}")
+        self._draw = rng.random if kind == "uniform" else rng.standard_normal
+        self._block = check_count(block, "block")
+        self._buffer = []
+        self._position = 0
+
+    def __call__(self):
+        i = self._position
+        if i == len(self._buffer):
+            self._buffer = self._draw(self._block).tolist()
+            i = 0
+        self._position = i + 1
+        return self._buffer[i]
