@@ -210,32 +210,19 @@ class TabularAgent(TableMixin):
                 f"epsilon={eps!r}, gamma={self.gamma}, lr={self.lr})")
 
 
-class QLearning(TabularAgent):
-    """Q-learning (Watkins 1989; S&B §6.5), off-policy TD control:
+class OneStepTD(TabularAgent):
+    """One-step TD control: ``Q(S, A) ← Q(S, A) + α [R + γ b(S') − Q(S, A)]``, the bootstrap b(S') given by
+    ``_bootstrap`` (dropped when S' is terminal). Q-learning and expected SARSA differ only in b."""
 
-        Q(S, A) ← Q(S, A) + α [R + γ max_a Q(S', a) − Q(S, A)]
-
-    with the bracketed bootstrap ``γ max_a Q(S', a)`` dropped when S' is terminal. It learns the values of the
-    greedy policy whatever the behaviour, so on CliffWalking it finds the optimal path along the cliff edge
-    (S&B example 6.6).
-
-    Args: see `TabularAgent` (``env, epsilon=0.1, gamma=0.99, lr=0.1``, keyword-only ``epsilon_unit``,
-    ``initial_q``, ``seed``).
-    """
+    def _bootstrap(self, s2):
+        raise NotImplementedError
 
     def update(self, state, action, reward, next_state, terminated, truncated=False):
-        """One Q-learning step from the transition (S, A, R, S'); returns the TD error δ.
+        """One TD step from the transition (S, A, R, S'); returns the TD error δ.
 
         ``terminated``: S' is terminal, no bootstrap. ``truncated``: time limit, bootstraps; either ends the
         episode."""
-        s = state - self._s0
-        a = action - self._a0
-        q = self._q
-        if terminated:
-            delta = reward - q[s, a]
-        else:
-            delta = reward + self.gamma * max(q[next_state - self._s0].tolist()) - q[s, a]
-        q[s, a] += self.lr * delta
+        delta = self.simulated_update(state, action, reward, next_state, terminated)
         self.steps += 1
         self._in_episode = True
         if terminated or truncated:
@@ -250,12 +237,29 @@ class QLearning(TabularAgent):
         if terminated:
             delta = reward - q[s, a]
         else:
-            delta = reward + self.gamma * max(q[next_state - self._s0].tolist()) - q[s, a]
+            delta = reward + self.gamma * self._bootstrap(next_state - self._s0) - q[s, a]
         q[s, a] += self.lr * delta
         return delta
 
 
-class ExpectedSARSA(TabularAgent):
+class QLearning(OneStepTD):
+    """Q-learning (Watkins 1989; S&B §6.5), off-policy TD control:
+
+        Q(S, A) ← Q(S, A) + α [R + γ max_a Q(S', a) − Q(S, A)]
+
+    with the bracketed bootstrap ``γ max_a Q(S', a)`` dropped when S' is terminal. It learns the values of the
+    greedy policy whatever the behaviour, so on CliffWalking it finds the optimal path along the cliff edge
+    (S&B example 6.6).
+
+    Args: see `TabularAgent` (``env, epsilon=0.1, gamma=0.99, lr=0.1``, keyword-only ``epsilon_unit``,
+    ``initial_q``, ``seed``).
+    """
+
+    def _bootstrap(self, s2):
+        return max(self._q[s2].tolist())
+
+
+class ExpectedSARSA(OneStepTD):
     """Expected SARSA (van Seijen et al. 2009; S&B §6.6): the bootstrap is the expectation of Q(S', ·) under
     the agent's own ε-greedy policy π,
 
@@ -272,35 +276,6 @@ class ExpectedSARSA(TabularAgent):
         row = self._q[s2].tolist()
         eps = self._epsilon if self._step_schedule is None else self._scheduled(self.steps)
         return (1.0 - eps) * max(row) + eps * sum(row) / self.n_actions
-
-    def update(self, state, action, reward, next_state, terminated, truncated=False):
-        """One expected-SARSA step from (S, A, R, S'); returns the TD error δ (termination/truncation as in
-        `QLearning.update`)."""
-        s = state - self._s0
-        a = action - self._a0
-        q = self._q
-        if terminated:
-            delta = reward - q[s, a]
-        else:
-            delta = reward + self.gamma * self._bootstrap(next_state - self._s0) - q[s, a]
-        q[s, a] += self.lr * delta
-        self.steps += 1
-        self._in_episode = True
-        if terminated or truncated:
-            self._finish_episode()
-        return delta
-
-    def simulated_update(self, state, action, reward, next_state, terminated):
-        """The same update from a model sample (planning): not counted as a step, touches no episode state."""
-        s = state - self._s0
-        a = action - self._a0
-        q = self._q
-        if terminated:
-            delta = reward - q[s, a]
-        else:
-            delta = reward + self.gamma * self._bootstrap(next_state - self._s0) - q[s, a]
-        q[s, a] += self.lr * delta
-        return delta
 
 
 class SARSA(TabularAgent):
