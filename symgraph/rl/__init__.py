@@ -1,5 +1,7 @@
 """Reinforcement learning on symgraph.
 
+- :func:`run`: the generic driver ``run(env, agent, buffer, ...)`` of any agent following the protocol in
+  ``symgraph.rl.protocol`` (``act``, ``update(buffer)`` or ``observe``, ``end_episode``).
 - Templates: :class:`Actor`, :class:`Critic` (subclass and implement ``create_network``) and ready-made
   :class:`MLPActor`, :class:`MLPCritic`, :class:`CNNActor`, :class:`CNNCritic`; target-network helpers.
 - :class:`Buffer`: ring buffer with GAE/TD-error path finishing and proportional prioritised sampling.
@@ -15,9 +17,11 @@ from symgraph.rl.agents import Actor, Critic, copy_state, hard_updates, polyak_u
 from symgraph.rl.buffer import Buffer
 from symgraph.rl.networks import CNNActor, CNNCritic, MLPActor, MLPCritic
 from symgraph.rl.noise import GaussianNoise, OrnsteinUhlenbeckNoise
+from symgraph.rl.protocol import Agent, ObservingAgent, as_agent
+from symgraph.rl.run import RunResult, run
 
 __all__ = [
-    "Actor", "Critic", "MLPActor", "MLPCritic", "CNNActor", "CNNCritic", "copy_state", "hard_updates",
-    "polyak_updates", "variable_pairs", "Buffer", "GaussianNoise", "OrnsteinUhlenbeckNoise", "bandits", "envs",
-    "losses", "noise", "returns", "tabular",
+    "run", "RunResult", "Agent", "ObservingAgent", "as_agent", "Actor", "Critic", "MLPActor", "MLPCritic",
+    "CNNActor", "CNNCritic", "copy_state", "hard_updates", "polyak_updates", "variable_pairs", "Buffer",
+    "GaussianNoise", "OrnsteinUhlenbeckNoise", "bandits", "envs", "losses", "noise", "returns", "tabular",
 ]
