@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import gymnasium
 import numpy as np
 from gymnasium import spaces
+from gymnasium.utils import RecordConstructorArgs
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 
 from symgraph.errors import format_shape
@@ -368,17 +369,8 @@ def _validate_steps(steps):
                      f"first N steps), got {steps!r}")
 
 
-class ValidateActions(gymnasium.Wrapper):
-    """Check each action with :func:`check_action` against the action space before stepping, for the first
-    ``steps`` steps (``True``: every step).
-
-    Validating only the first steps catches the systematic mistakes (wrong shape, wrong scale, one-hot
-    instead of index, NaN from the start) at no cost later; use ``steps=True`` while debugging.
-    """
-
-    def __init__(self, env, steps=100):
-        super().__init__(env)
-        self.steps_left = _validate_steps(steps)
+class _ActionChecks:
+    """The step of :class:`ValidateActions` and :class:`ValidateVectorActions` (one for both)."""
 
     def step(self, action):
         if self.steps_left:
@@ -387,28 +379,33 @@ class ValidateActions(gymnasium.Wrapper):
         return self.env.step(action)
 
 
-class ValidateVectorActions(VectorWrapper):
+class ValidateActions(_ActionChecks, gymnasium.Wrapper, RecordConstructorArgs):
+    """Check each action with :func:`check_action` against the action space before stepping, for the first
+    ``steps`` steps (``True``: every step).
+
+    Validating only the first steps catches the systematic mistakes (wrong shape, wrong scale, one-hot
+    instead of index, NaN from the start) at no cost later; use ``steps=True`` while debugging.
+    """
+
+    def __init__(self, env, steps=100):
+        RecordConstructorArgs.__init__(self, steps=steps)
+        gymnasium.Wrapper.__init__(self, env)
+        self.steps_left = _validate_steps(steps)
+
+
+class ValidateVectorActions(_ActionChecks, VectorWrapper):
     """:class:`ValidateActions` for vector environments (checks the batch of actions against the batched
     action space)."""
 
     def __init__(self, env, steps=100):
-        super().__init__(env)
+        VectorWrapper.__init__(self, env)
         self.steps_left = _validate_steps(steps)
 
-    def step(self, actions):
-        if self.steps_left:
-            check_action(self.action_space, actions)
-            self.steps_left -= 1
-        return self.env.step(actions)
 
-
-class _SeedFirstReset(gymnasium.Wrapper):
+class _FirstResetSeed:
     """Pass ``seed`` to the first ``reset`` that gives none, so an env made with a seed is reproducible
-    without the caller seeding it (later unseeded resets continue the seeded generator)."""
-
-    def __init__(self, env, seed):
-        super().__init__(env)
-        self._seed = seed
+    without the caller seeding it (later unseeded resets continue the seeded generator). For vector
+    environments sub-environment ``i`` gets ``seed + i`` (gymnasium's rule)."""
 
     def reset(self, *, seed=None, options=None):
         if seed is None and self._seed is not None:
@@ -418,19 +415,17 @@ class _SeedFirstReset(gymnasium.Wrapper):
         return self.env.reset(seed=seed, options=options)
 
 
-class _SeedFirstVectorReset(VectorWrapper):
-    """:class:`_SeedFirstReset` for vector environments (sub-environment ``i`` gets ``seed + i``)."""
-
+class _SeedFirstReset(_FirstResetSeed, gymnasium.Wrapper, RecordConstructorArgs):
     def __init__(self, env, seed):
-        super().__init__(env)
+        RecordConstructorArgs.__init__(self, seed=seed)
+        gymnasium.Wrapper.__init__(self, env)
         self._seed = seed
 
-    def reset(self, *, seed=None, options=None):
-        if seed is None and self._seed is not None:
-            seed, self._seed = self._seed, None
-        else:
-            self._seed = None
-        return self.env.reset(seed=seed, options=options)
+
+class _SeedFirstVectorReset(_FirstResetSeed, VectorWrapper):
+    def __init__(self, env, seed):
+        VectorWrapper.__init__(self, env)
+        self._seed = seed
 
 
 # ---------------------------------------------------------------------------------------------------------
