@@ -11,14 +11,14 @@ Each factory returns a ``Schedule``: a callable of the step count ``t`` that is
 All schedules are pure functions of ``t`` (no hidden counter), so they are exact under ``jax.jit``,
 ``jax.vmap`` and ``jax.lax.scan``. Closed forms (``t`` the step, clipped to the schedule's range):
 
-=======================  ==================================================================================
+======================== ==================================================================================
 ``constant(v)``          ``v``
 ``linear(a, b, n)``      ``a + (b - a) * clip((t - begin) / n, 0, 1)``: from ``a`` to ``b``, then hold ``b``
 ``cosine(a, n, b)``      ``b + (a - b) * (1 + cos(pi * clip(t - begin, 0, n) / n)) / 2``
 ``exponential(a, r, n)`` ``a * r ** (max(t - begin, 0) / n)`` (exponent floored if ``staircase``), clipped
                          at ``final``
 ``piecewise_constant``   ``values[i]`` where ``i`` is the number of boundaries ``<= t``
-=======================  ==================================================================================
+======================== ==================================================================================
 """
 
 import math

@@ -280,7 +280,9 @@ class Actor(_Network):
     network needs (sizes, options) before calling ``super().__init__(...)``.
 
     Attributes:
-        states, scope, name, kind (the distribution kind), n_actions.
+        states: the input states node.
+        scope: the scope path of the actor's variables; ``name`` is the name asked for.
+        kind: the distribution kind; ``n_actions`` the number of discrete actions (or None).
         distribution: the policy, a :mod:`symgraph.probabilities` distribution whose event covers every
             non-batch axis of the action (a ``Deterministic`` point mass for a deterministic actor).
         actions: sampled actions (int32 ``(batch,)`` for Categorical, float ``(batch, *action_shape)``
@@ -508,7 +510,10 @@ class Critic(_Network):
     As for :class:`Actor`, ``create_network`` runs inside ``Critic.__init__``: set what it needs first.
 
     Attributes:
-        states, actions, scope, name, discrete (bool), n_actions (discrete heads), copied_from.
+        states: the input states node; ``actions`` the input actions node of a Q(s, a) critic (or None).
+        scope: the scope path of the critic's variables; ``name`` is the name asked for.
+        discrete: whether the critic is a discrete Q head (one value per action, ``n_actions`` of them).
+        copied_from: the critic this one was copied from (None for an original).
         values: ``(batch,)``: V(s), Q(s, a), or ``max_a Q(s, a)`` for a discrete head.
         q_values: ``(batch, n_actions)`` for a discrete head, ``(batch,)`` Q(s, a) for an action critic.
     """

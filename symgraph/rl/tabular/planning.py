@@ -109,6 +109,7 @@ class PolicyIteration(_Planner):
 
         evaluation:   V_π = R_π + γ P_π V_π, solved exactly as V_π = (I − γ P_π)⁻¹ R_π ("exact"), or by
                       expectation sweeps until the largest change is below ``tol`` ("iterative")
+
         improvement:  π'(s) = argmax_a [R(s, a) + γ Σ_s' P(s' | s, a, not terminal) V_π(s')]
 
     until the policy is stable. An action is only replaced by one better by more than ``tol`` (relative), so
