@@ -58,7 +58,7 @@ def evaluate(order, env):
                 shapes = ", ".join(f"{p.name!r} {format_shape(getattr(v, 'shape', ()))}"
                                    for p, v in zip(node.inputs, values))
                 raise ShapeError(f"{node.name}: failed on the call's values ({shapes or 'no inputs'}): "
-                                 f"{str(error).splitlines()[0]}. Sizes declared None must agree at call "
+                                 f"{str(error).splitlines()[0].rstrip('.')}. Sizes declared None must agree at call "
                                  "time.") from error
     return env
 
