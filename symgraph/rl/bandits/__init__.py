@@ -18,6 +18,29 @@ Agents share another: ``agent.select_action(context)``, ``agent.update_params(co
 
 from symgraph.rl.bandits._common import DataFormatError, DataNotFoundError
 from symgraph.rl.bandits._files import default_data_dir
+from symgraph.rl.bandits.contextual import (
+    DCBAgent,
+    Fixed,
+    FixedAgent,
+    LinearPosterior,
+    LinearPosteriorAgent,
+    NIGPosterior,
+    TransitionDB,
+    Uniform,
+    UniformAgent,
+)
+from symgraph.rl.bandits.contextual_neural import (
+    Bootstrap,
+    BootstrapNeuralAgent,
+    NeuralAgent,
+    NeuralGreedy,
+    NeuralGreedyAgent,
+    NeuralLinearPosterior,
+    NeuralLinearPosteriorAgent,
+    NeuralNoiseSampling,
+    NeuralNoiseSamplingAgent,
+)
+from symgraph.rl.bandits.contextual_variational import Variational, VariationalAgent
 from symgraph.rl.bandits.data import (
     ADULT_OCCUPATIONS,
     AdultDataBandit,
@@ -29,6 +52,7 @@ from symgraph.rl.bandits.data import (
     MushroomDataBandit,
     StatlogDataBandit,
 )
+from symgraph.rl.bandits.dcb_trainer import DCBTrainer
 from symgraph.rl.bandits.mab_agents import (
     UCB1,
     BayesianUCB,
@@ -62,4 +86,8 @@ __all__ = [
     "GaussianThompsonSampling", "GradientBandit", "EpsGreedyMABAgent", "UCBMABAgent", "BayesianUCBMABAgent",
     "ThompsonSamplingMABAgent", "GradientMABAgent", "MABTrainer", "BanditResult", "RegretSummary",
     "compare_agents", "moving_average", "plot_regret",
+    "DCBAgent", "TransitionDB", "NIGPosterior", "LinearPosterior", "Fixed", "Uniform", "NeuralAgent",
+    "NeuralGreedy", "NeuralLinearPosterior", "NeuralNoiseSampling", "Bootstrap", "Variational", "DCBTrainer",
+    "LinearPosteriorAgent", "FixedAgent", "UniformAgent", "NeuralGreedyAgent", "NeuralLinearPosteriorAgent",
+    "NeuralNoiseSamplingAgent", "BootstrapNeuralAgent", "VariationalAgent",
 ]
