@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTED_MODULES = [
     "symgraph", "symgraph.tensor", "symgraph.tensor.random", "symgraph.viz",
     "symgraph.nn", "symgraph.nn.layers", "symgraph.nn.initializers", "symgraph.nn.activations",
-    "symgraph.nn.optimizers", "symgraph.nn.schedules", "symgraph.nn.ema",
+    "symgraph.nn.optimizers", "symgraph.nn.schedules", "symgraph.nn.ema", "symgraph.nn.noisy",
     "symgraph.probabilities",
     "symgraph.rl", "symgraph.rl.agents", "symgraph.rl.networks", "symgraph.rl.learners", "symgraph.rl.protocol",
     "symgraph.rl.run", "symgraph.rl.buffer", "symgraph.rl.sum_tree", "symgraph.rl.envs", "symgraph.rl.noise",

@@ -6,7 +6,7 @@
 networks) as ``nn.ema.ExponentialMovingAverage`` / ``nn.ema.polyak_update``.
 """
 
-from symgraph.nn import activations, ema, initializers, layers, optimizers, schedules
+from symgraph.nn import activations, ema, initializers, layers, noisy, optimizers, schedules
 from symgraph.nn.layers import *  # noqa: F403 (the layers' public names, listed in layers.__all__)
 
-__all__ = ["activations", "ema", "initializers", "layers", "optimizers", "schedules", *layers.__all__]
+__all__ = ["activations", "ema", "initializers", "layers", "noisy", "optimizers", "schedules", *layers.__all__]

@@ -1,6 +1,7 @@
 """Reinforcement learning on symgraph.
 
-- Learners: :class:`PPO`, :class:`ActorCritic` (A2C), :class:`REINFORCE` (each with ``from_env``).
+- Learners: :class:`PPO`, :class:`ActorCritic` (A2C), :class:`REINFORCE`, :class:`DQN` (Rainbow switches),
+  :class:`DDPG`, :class:`TD3`, :class:`SAC` (each with ``from_env``).
 - :func:`run`: the generic driver ``run(env, agent, buffer, ...)`` of any agent following the protocol in
   ``symgraph.rl.protocol`` (``act``, ``update(buffer)`` or ``observe``, ``end_episode``).
 - Templates: :class:`Actor`, :class:`Critic` (subclass and implement ``create_network``) and ready-made
@@ -16,15 +17,15 @@
 from symgraph.rl import bandits, envs, losses, noise, returns, tabular
 from symgraph.rl.agents import Actor, Critic, copy_state, hard_updates, polyak_updates, variable_pairs
 from symgraph.rl.buffer import Buffer
-from symgraph.rl.learners import PPO, REINFORCE, ActorCritic
+from symgraph.rl.learners import DDPG, DQN, PPO, REINFORCE, SAC, TD3, ActorCritic
 from symgraph.rl.networks import CNNActor, CNNCritic, MLPActor, MLPCritic
 from symgraph.rl.noise import GaussianNoise, OrnsteinUhlenbeckNoise
 from symgraph.rl.protocol import Agent, ObservingAgent, as_agent
 from symgraph.rl.run import RunResult, run
 
 __all__ = [
-    "PPO", "ActorCritic", "REINFORCE", "run", "RunResult", "Agent", "ObservingAgent", "as_agent", "Actor",
-    "Critic", "MLPActor", "MLPCritic", "CNNActor", "CNNCritic", "copy_state", "hard_updates", "polyak_updates",
-    "variable_pairs", "Buffer", "GaussianNoise", "OrnsteinUhlenbeckNoise", "bandits", "envs", "losses", "noise",
-    "returns", "tabular",
+    "PPO", "ActorCritic", "REINFORCE", "DQN", "DDPG", "TD3", "SAC", "run", "RunResult", "Agent",
+    "ObservingAgent", "as_agent", "Actor", "Critic", "MLPActor", "MLPCritic", "CNNActor", "CNNCritic",
+    "copy_state", "hard_updates", "polyak_updates", "variable_pairs", "Buffer", "GaussianNoise",
+    "OrnsteinUhlenbeckNoise", "bandits", "envs", "losses", "noise", "returns", "tabular",
 ]

@@ -1,0 +1,477 @@
+r"""What the off-policy learners (DQN, DDPG, TD3, SAC) share: replay sampling, n-step returns, several
+gradient steps in one compiled call, and periodic updates (target networks, delayed policy updates).
+
+A learner builds its update as a short list of *phases*, each one compiled graph function
+(``symgraph.function``) over a minibatch of transitions, run one after the other at every gradient step:
+e.g. TD3's critic step, then (every ``policy_delay`` steps) its actor step and target updates. Phases read
+and write the learner's Variables, so a later phase sees the parameters an earlier one just wrote (TD3's
+actor follows the freshly updated critic, as in the reference implementations).
+
+One ``update(buffer)`` call makes ``gradient_steps`` gradient steps in **one** compiled call:
+
+1. on the host, draw ``gradient_steps * batch_size`` transitions from the :class:`~symgraph.rl.buffer.Buffer`
+   in one go (uniformly with the learner's own generator, or ``gradient_steps`` prioritised draws of
+   ``batch_size`` from the buffer's sum tree), compute their (n-step) returns and discounts, and reshape them
+   to ``(gradient_steps, batch_size, ...)``;
+2. ``jax.lax.scan`` the phases' ``.pure`` views over those minibatches inside one ``jax.jit``
+   (:meth:`OffPolicyLearner.pure_update`), the state (parameters, optimizer moments, target networks,
+   counters, random keys) carried from step to step;
+3. write the new state back into the Variables, and the new priorities (``|delta|``) into the buffer.
+
+Why a host replay rather than an on-device one: the transitions are collected on the host by ``rl.run``
+(Python environments), stored in the shared ``Buffer`` (which also serves priorities, n-step chains and
+vector environments), and drawing the minibatches on the host costs far less than the gradient steps they
+feed (measured on a 2-core CPU: about 0.3 ms to draw 128 minibatches of 64 CartPole transitions, against
+60 to 130 ms for the 128 gradient steps of a [256, 256] Q-network; 0.03 to 0.07 ms for one SAC minibatch of
+256, against 0.4 ms for its gradient step with tiny networks). The compiled update is a pure
+function of ``(state, batches)``, so a loop with an on-device replay (JAX environments) scans the same
+:meth:`OffPolicyLearner.pure_update` without a second implementation of any algorithm.
+
+Transitions. ``run`` pushes ``"state"``, ``"action"``, ``"reward"``, ``"next-state"``, ``"terminal"`` and
+``"truncated"``. A minibatch fed to the phases holds ``"state"``, ``"action"``, ``"reward"`` (the n-step
+return), ``"discount"``, ``"next-state"`` (the state to bootstrap from) and ``"weight"`` (importance weights;
+ones without prioritised replay). With ``n_step = n`` (Sutton 1988; Mnih et al. 2016; Hessel et al. 2018)
+the chain from a sampled step :math:`t` follows the same environment's next steps until ``n`` steps, a
+termination, a truncation or the newest stored step, whichever comes first (:math:`m \le n` steps):
+
+.. math::
+
+    G_t = \sum_{k=0}^{m-1} \gamma^k r_{t+k}, \qquad
+    \text{discount}_t = \gamma^m (1 - \text{terminal}_{t+m-1}), \qquad
+    \text{bootstrap from } s_{t+m},
+
+so the target is :math:`G_t + \text{discount}_t \, V(s_{t+m})`: a termination stops the bootstrap, a time
+limit (truncation) bootstraps from the state reached. ``n = 1`` is the one-step target
+:math:`r_t + \gamma (1 - \text{terminal}_t) V(s_{t+1})`. A step follows another when it belongs to the same
+environment, the latter did not end its episode, and its ``"state"`` equals the latter's ``"next-state"``
+(this is how the chain stops at the newest step of a full ring buffer).
+"""
+
+import numbers
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import symgraph.tensor as T
+from symgraph.errors import format_shape
+from symgraph.function import function
+from symgraph.nodes import Placeholder, Variable
+from symgraph.rl.buffer import Buffer
+from symgraph.rl.envs import make_env, space_info
+from symgraph.rl.learners.base import Learner
+from symgraph.rl.noise import GaussianNoise, OrnsteinUhlenbeckNoise
+
+__all__ = ["OffPolicyLearner", "ContinuousActions", "BATCH_FIELDS", "env_spaces", "soft_updates"]
+
+#: The fields of a minibatch, in the order of the placeholders of :attr:`OffPolicyLearner.batch`.
+BATCH_FIELDS = ("state", "action", "reward", "discount", "next-state", "weight")
+
+
+@dataclass(frozen=True)
+class _Phase:
+    function: object     # the compiled graph function
+    fields: tuple        # the minibatch fields it takes, in order
+    period: int          # it runs at gradient steps t with (t + 1) % period == 0
+    updated: tuple       # the Variables it writes
+
+
+def _count(owner, name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _unit(owner, name, value, open_low=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+            0.0 < value <= 1.0 if open_low else 0.0 <= value <= 1.0):
+        interval = "(0, 1]" if open_low else "[0, 1]"
+        raise ValueError(f"{owner}: {name} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
+class OffPolicyLearner(Learner):
+    """Base of the replay-based learners (see the module docstring).
+
+    Args:
+        state_shape, actions_shape, seed: as :class:`~symgraph.rl.learners.base.Learner`.
+        batch_size: transitions per gradient step.
+        gamma: the discount factor :math:`\\gamma`.
+        gradient_steps: gradient steps per :meth:`update` call, all in one compiled call.
+        n_step: the length ``n`` of the multi-step returns (1: one-step targets).
+        prioritized: learn from a prioritised buffer (``Buffer(..., priority_sampling=True)``, e.g. from
+            :meth:`make_buffer`): its importance weights scale the loss and the new ``|delta|`` become the
+            priorities of the sampled transitions (Schaul et al. 2016).
+
+    Subclasses create their networks in :attr:`graph` on the placeholders of :attr:`batch` (after
+    :meth:`_make_batch`), register phases with :meth:`_add_phase` and call :meth:`_compile`.
+    """
+
+    def __init__(self, state_shape, actions_shape, batch_size, gamma, *, gradient_steps=1, n_step=1,
+                 prioritized=False, seed=None):
+        owner = type(self).__name__
+        super().__init__(state_shape, actions_shape, seed)
+        self.batch_size = _count(owner, "batch_size", batch_size)
+        self.gamma = _unit(owner, "gamma", gamma)
+        self.gradient_steps = _count(owner, "gradient_steps", gradient_steps)
+        if isinstance(n_step, bool) or not isinstance(n_step, numbers.Integral) or n_step < 1:
+            raise ValueError(f"{owner}: n_step must be an int >= 1 (the number of rewards summed before "
+                             f"bootstrapping; 1 is the one-step target), got {n_step!r}")
+        self.n_step = int(n_step)
+        self.prioritized = bool(prioritized)
+        self._phases = []
+        self._compiled = None
+        with self.graph:
+            #: int32 Variable counting the gradient steps made (drives the periodic phases).
+            self.gradient_step = Variable(np.int32(0), name="gradient_step", trainable=False)
+
+    # -----------------------------------------------------------------------------------------------------
+    # Building (subclasses)
+
+    def _make_batch(self, state_dtype, action_shape, action_dtype):
+        """The minibatch placeholders :attr:`batch` ``{field: Placeholder}`` (call inside ``self.graph``)."""
+        state = (None, *self.state_shape)
+        self.batch = {
+            "state": Placeholder(state, state_dtype, name="states"),
+            "action": Placeholder((None, *action_shape), action_dtype, name="actions"),
+            "reward": Placeholder((None,), "float32", name="rewards"),
+            "discount": Placeholder((None,), "float32", name="discounts"),
+            "next-state": Placeholder(state, state_dtype, name="next_states"),
+            "weight": Placeholder((None,), "float32", name="weights"),
+        }
+        return self.batch
+
+    def _add_phase(self, name, fields, outputs, updates, period=1):
+        """Compile one phase: the graph function of minibatch ``fields`` with ``outputs`` (a dict of scalar
+        metrics, plus ``"priority"`` ``(batch,)`` for prioritised replay) and ``updates``; it runs at every
+        gradient step ``t`` (counted from 0) with ``(t + 1) % period == 0``."""
+        fields = tuple(fields)
+        fn = function(*[self.batch[f] for f in fields], outputs=dict(outputs) if outputs else None,
+                      updates=updates, seed=self.function_seed(), name=f"{type(self).__name__}/{name}")
+        self._phases.append(_Phase(fn, fields, int(period), tuple(updates)))
+        return fn
+
+    def _compile(self):
+        """Gather the state the phases read and write, and jit :meth:`pure_update`."""
+        names, keys = {}, {}
+        for phase in self._phases:
+            for name in phase.function.state:
+                if name == phase.function.key_name:
+                    keys[name] = phase.function.state[name]
+                else:
+                    names[name] = None
+        names[self.gradient_step.name] = None
+        variables = self.graph.variables
+        self._state_variables = [variables[n] for n in names]
+        written = {v for phase in self._phases for v in phase.updated} | {self.gradient_step}
+        self._written = [v for v in self._state_variables if v in written]
+        self._keys = keys
+        self._compiled = jax.jit(self.pure_update)
+
+    # -----------------------------------------------------------------------------------------------------
+    # The compiled update
+
+    @property
+    def train_state(self):
+        """``{name: value}`` of everything the update reads and writes: Variables (parameters, optimizer
+        state, target networks, counters) and the phases' random keys. The ``state`` of :meth:`pure_update`."""
+        state = {v.name: v.device_value for v in self._state_variables}
+        state.update(self._keys)
+        return state
+
+    def load_train_state(self, state):
+        """Write a state returned by :meth:`pure_update` back into the Variables (and the random keys)."""
+        for variable in self._written:
+            value = state[variable.name]
+            if isinstance(value, jax.Array) and value.shape == variable.aval.shape \
+                    and value.dtype == variable.aval.dtype:
+                variable._value = value  # what Function's own write-back does (update() re-checks and copies)
+            else:
+                variable.update(value)
+        for name in self._keys:
+            self._keys[name] = state[name]
+
+    def pure_update(self, state, batches):
+        """``(new_state, metrics)``: one gradient step per leading entry of ``batches`` (a dict of
+        :data:`BATCH_FIELDS` arrays of shape ``(steps, batch_size, ...)``), with ``jax.lax.scan`` over the
+        phases' ``.pure`` views. Pure: jit-, vmap- and scan-able; writes nothing back.
+
+        ``metrics`` maps each phase output to its mean over the steps where it ran, and ``"priority"`` (if
+        any) to the ``(steps, batch_size)`` new priorities.
+        """
+        counter = self.gradient_step.name
+
+        def step(state, batch):
+            t = state[counter]
+            outputs = {}
+            for phase in self._phases:
+                args = [batch[f] for f in phase.fields]
+
+                def run(st, phase=phase, args=args):
+                    return phase.function.pure(st, *args)
+
+                if phase.period == 1:
+                    out, state = run(state)
+                else:  # only the entries the phase reads or writes go through the conditional
+                    sub = {name: state[name] for name in phase.function.state}
+                    shapes = jax.eval_shape(run, sub)[0]
+
+                    def skip(st, shapes=shapes):
+                        return jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), shapes), st
+
+                    out, sub = jax.lax.cond((t + 1) % phase.period == 0, run, skip, sub)
+                    state = {**state, **sub}
+                outputs.update(out or {})
+            state = dict(state)
+            state[counter] = t + 1
+            return state, outputs
+
+        state, outputs = jax.lax.scan(step, state, batches)
+        metrics = {k: (v if k == "priority" else jnp.nanmean(v)) for k, v in outputs.items()}
+        return state, metrics
+
+    # -----------------------------------------------------------------------------------------------------
+    # Replay
+
+    def make_buffer(self, maxlen, alpha=0.6, beta=0.4, *, seed=None):
+        """A :class:`~symgraph.rl.buffer.Buffer` of ``maxlen`` transitions that suits this learner:
+        prioritised (with exponents ``alpha`` and ``beta``, a number or a schedule of the number of draws,
+        e.g. ``nn.schedules.linear(0.4, 1.0, n)``) when ``prioritized``, uniform otherwise."""
+        return Buffer(maxlen, priority_sampling=self.prioritized, gamma=self.gamma, alpha=alpha, beta=beta,
+                      seed=self.seed if seed is None else seed)
+
+    def _fields(self):
+        fields = ["state", "action", "reward", "next-state", "terminal"]
+        return fields + ["truncated"] if self.n_step > 1 else fields
+
+    def sample_batches(self, buffer):
+        """``(batches, indices)``: ``gradient_steps`` minibatches of ``batch_size`` transitions drawn from
+        ``buffer``, as a dict of :data:`BATCH_FIELDS` arrays of shape ``(gradient_steps, batch_size, ...)``,
+        and the sampled slots (for the priorities), or ``(None, None)`` while the buffer holds fewer than
+        ``batch_size`` transitions."""
+        owner = f"{type(self).__name__}.update"
+        steps, size = self.gradient_steps, len(buffer)
+        if size < self.batch_size:
+            return None, None
+        if self.prioritized != bool(getattr(buffer, "priority_sampling", False)):
+            if self.prioritized:
+                raise ValueError(f"{owner}: prioritized=True needs a buffer with priority sampling: build it "
+                                 f"with learner.make_buffer(maxlen) or Buffer(maxlen, priority_sampling=True)")
+            raise ValueError(f"{owner}: the buffer samples by priority but the learner was built with "
+                             f"prioritized=False and would ignore the priorities; pass prioritized=True, or "
+                             f"use Buffer(maxlen) (uniform)")
+        n = steps * self.batch_size
+        if self.prioritized:
+            draws = [buffer.sample(self.batch_size, keys=["reward"]) for _ in range(steps)]
+            indices = np.concatenate([d["indices"] for d in draws])
+            weights = np.concatenate([d["weights"] for d in draws]).astype(np.float32)
+        else:
+            indices = self.rng.integers(0, size, n)
+            weights = np.ones(n, np.float32)
+        missing = [f for f in self._fields() if f not in buffer]
+        if missing:
+            raise KeyError(f"{owner}: the buffer has no field {missing[0]!r} (it holds {list(buffer.fields)}); "
+                           f"push transitions with {self._fields()} (rl.run does)")
+        data = buffer.get(indices, self._fields())
+        rewards, discounts, next_states = self._returns(buffer, indices, data)
+        columns = {"state": data["state"], "action": data["action"], "reward": rewards,
+                   "discount": discounts, "next-state": next_states, "weight": weights}
+        batches = {}
+        for field in BATCH_FIELDS:
+            placeholder = self.batch[field]
+            value = np.asarray(columns[field])
+            item = tuple(placeholder.shape[1:])
+            if value.shape[1:] != item:
+                if value.size == n * int(np.prod(item, dtype=np.int64)):
+                    value = value.reshape((n, *item))
+                else:
+                    raise ValueError(f"{owner}: buffer field {field!r} holds items of shape "
+                                     f"{format_shape(value.shape[1:])}, but the learner expects "
+                                     f"{format_shape(item)}; check the env's spaces against state_shape and "
+                                     f"actions_shape")
+            batches[field] = value.astype(placeholder.dtype, copy=False).reshape(
+                (steps, self.batch_size, *item))
+        return batches, indices
+
+    def _returns(self, buffer, indices, data):
+        """(n-step) returns, discounts and bootstrap states of the sampled transitions (module docstring)."""
+        gamma = self.gamma
+        rewards = np.asarray(data["reward"], np.float64).reshape(-1)
+        terminal = np.asarray(data["terminal"], bool).reshape(-1)
+        if self.n_step == 1:
+            return rewards, gamma * (1.0 - terminal), data["next-state"]
+        n_envs, size = buffer.n_envs or 1, len(buffer)
+        ended = terminal | np.asarray(data["truncated"], bool).reshape(-1)
+        next_states = np.array(data["next-state"])
+        returns, weight, steps = rewards.copy(), 1.0, np.ones(len(indices), np.int64)
+        current = np.asarray(indices)
+        alive = ~ended
+        for k in range(1, self.n_step):
+            following = current + n_envs
+            if size == buffer.capacity:
+                following %= size
+            alive &= following < size
+            if not alive.any():
+                break
+            following = np.where(alive, following, 0)
+            step = buffer.get(following, ["state", "reward", "terminal", "truncated", "next-state"])
+            same = (np.asarray(step["state"]).reshape(len(current), -1)
+                    == next_states.reshape(len(current), -1)).all(axis=1)
+            alive &= same
+            weight *= gamma
+            returns += np.where(alive, weight * np.asarray(step["reward"], np.float64).reshape(-1), 0.0)
+            done = np.asarray(step["terminal"], bool).reshape(-1)
+            terminal = np.where(alive, done, terminal)
+            next_states[alive] = np.asarray(step["next-state"])[alive]
+            steps = np.where(alive, k + 1, steps)
+            alive &= ~(done | np.asarray(step["truncated"], bool).reshape(-1))
+            current = following
+        return returns, gamma ** steps * (1.0 - terminal), next_states
+
+    # -----------------------------------------------------------------------------------------------------
+    # The agent protocol
+
+    def update(self, buffer):
+        """``gradient_steps`` gradient steps on transitions from ``buffer`` in one compiled call; returns
+        the mean of each metric over them, or None while the buffer holds fewer than ``batch_size``."""
+        batches, indices = self.sample_batches(buffer)
+        if batches is None:
+            return None
+        state, metrics = self._compiled(self.train_state, batches)
+        self.load_train_state(state)
+        priorities = metrics.pop("priority", None)
+        if self.prioritized and priorities is not None:
+            buffer.update_priorities(indices, np.asarray(priorities).reshape(-1))
+        return metrics
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Continuous actions (DDPG, TD3, SAC)
+
+
+def env_spaces(owner, env, discrete):
+    """``space_info`` of ``env`` (an env or an id), checked to have discrete (DQN) or continuous (``Box``:
+    DDPG, TD3, SAC) actions."""
+    made = make_env(env, record_stats=False, validate=0) if isinstance(env, str) else env
+    try:
+        info = space_info(made)
+        space = made.single_action_space if info.n_envs > 1 else made.action_space
+    finally:
+        if made is not env:
+            made.close()
+    if info.discrete != discrete:
+        if discrete:
+            raise ValueError(f"{owner}: DQN needs a Discrete action space, but the env's is {space}; use SAC, "
+                             f"TD3 or DDPG for continuous actions")
+        raise ValueError(f"{owner}: needs a continuous (Box) action space, but the env's is {space}; use DQN "
+                         f"for discrete actions")
+    return info
+
+
+class ContinuousActions:
+    """Mixin of DDPG, TD3 and SAC: the policy acts in ``[-1, 1]`` (a tanh output), the env in
+    ``[action_low, action_high]``.
+
+    Where the rescaling happens: :meth:`act` returns actions in the env's bounds, ``low + (a + 1) (high -
+    low) / 2`` for a policy output ``a``; the buffer stores those (after ``run`` added its ``noise`` and
+    clipped to the bounds), and the update maps the stored actions back with ``2 (a - low) / (high - low) -
+    1`` before the critics see them. So ``run(..., noise=...)`` draws noise in the env's units:
+    :meth:`make_noise` scales a standard deviation given in the policy's ``[-1, 1]`` units (SB3's
+    convention, where rl-zoo's ``sigma = 0.1`` lives) to them.
+
+    For the first ``random_steps`` exploring actions, :meth:`act` draws actions uniformly in the bounds
+    (SB3's ``learning_starts`` warm-up), then follows the policy.
+    """
+
+    def _continuous_setup(self, actions_shape, action_low, action_high, random_steps):
+        owner = type(self).__name__
+        if isinstance(actions_shape, numbers.Integral) and not isinstance(actions_shape, bool):
+            actions_shape = (int(actions_shape),)
+        try:
+            shape = tuple(int(d) for d in actions_shape)
+        except TypeError:
+            raise ValueError(f"{owner}: actions_shape must be the shape of one continuous action (a tuple, or "
+                             f"an int for a vector), got {actions_shape!r}") from None
+        if not shape or any(d < 1 for d in shape):
+            raise ValueError(f"{owner}: actions_shape must be a non-empty shape of positive sizes (e.g. (1,) for "
+                             f"Pendulum), got {actions_shape!r}")
+        low = np.broadcast_to(np.asarray(action_low, np.float32), shape).copy()
+        high = np.broadcast_to(np.asarray(action_high, np.float32), shape).copy()
+        if not (np.isfinite(low).all() and np.isfinite(high).all() and (low < high).all()):
+            raise ValueError(f"{owner}: action_low and action_high must be finite with low < high (the policy's "
+                             f"[-1, 1] is rescaled to them), got {action_low!r} and {action_high!r}; wrap an "
+                             f"unbounded action space with gymnasium.wrappers.RescaleAction or ClipAction")
+        self.action_shape, self.action_dim = shape, int(np.prod(shape))
+        self.action_low, self.action_high = low, high
+        self.random_steps = _count(owner, "random_steps", random_steps, minimum=0)
+        self._center = ((high + low) / 2).reshape(-1)
+        self._half = ((high - low) / 2).reshape(-1)
+
+    def _normalised(self, actions):
+        """Stored env actions ``(B, *action_shape)`` as policy actions ``(B, action_dim)`` in ``[-1, 1]``."""
+        return (T.reshape(actions, (-1, self.action_dim)) - self._center) / self._half
+
+    def _build_act(self, states, explore, greedy):
+        """The act functions: ``explore``/``greedy`` are ``(B, action_dim)`` policy actions on ``states``
+        (the same node for a deterministic policy)."""
+        #: int32 Variable counting the exploring actions taken.
+        self.act_steps = Variable(np.int32(0), name="act_steps", trainable=False)
+        policy = explore
+        if self.random_steps:
+            uniform = T.random.uniform(shape=explore, low=-1.0, high=1.0)
+            explore = T.where(self.act_steps < self.random_steps, uniform, explore)
+        count = T.cast(T.sum(T.ones_like(policy[:, 0], "int32")), "int32")
+
+        def env_units(a):
+            return T.reshape(a * self._half + self._center, (-1, *self.action_shape))
+
+        name = type(self).__name__
+        #: The compiled acting functions (exploring, greedy); their ``.pure`` views serve fused loops.
+        self.act_function = function(states, outputs=env_units(explore),
+                                     updates={self.act_steps: self.act_steps + count}, seed=self.function_seed(),
+                                     name=f"{name}/act")
+        self.greedy_function = function(states, outputs=env_units(greedy), seed=self.function_seed(),
+                                        name=f"{name}/greedy")
+        # A deterministic policy's Python acting path draws the warm-up actions on the host, so that its
+        # compiled call holds no random op (half the time of ``act_function`` on a CPU). Same rule.
+        self._policy_function = None if policy is not greedy else function(
+            states, outputs=[env_units(policy), self.act_steps], updates={self.act_steps: self.act_steps + count},
+            seed=self.function_seed(), name=f"{name}/policy")
+
+    def _act(self, states, deterministic):
+        if deterministic:
+            return self.greedy_function(states)
+        if self._policy_function is None:  # a stochastic policy samples in the compiled call
+            return self.act_function(states)
+        actions, t = self._policy_function(states)
+        if t < self.random_steps:
+            actions = self.rng.uniform(self.action_low, self.action_high, actions.shape).astype(np.float32)
+        return actions
+
+    def make_noise(self, sigma, process="gaussian", *, theta=0.15, dt=1e-2, seed=None):
+        """Exploration noise for ``run(..., noise=...)`` with standard deviation ``sigma`` in the policy's
+        ``[-1, 1]`` units (rescaled to the env's action units): ``"gaussian"`` (TD3) or ``"ou"``
+        (Ornstein-Uhlenbeck, DDPG)."""
+        scale = sigma * self._half.reshape(self.action_shape)
+        seed = self.seed + 1 if seed is None else seed
+        if process == "gaussian":
+            return GaussianNoise(scale, self.action_shape, seed=seed)
+        if process == "ou":
+            return OrnsteinUhlenbeckNoise(np.zeros(self.action_shape), scale, theta=theta, dt=dt, seed=seed)
+        raise ValueError(f"{type(self).__name__}.make_noise: process must be 'gaussian' or 'ou', got {process!r}")
+
+
+def soft_updates(pairs, tau, new_values=None):
+    """``{target: target + tau * (source - target)}`` for ``(source, target)`` Variable pairs (Polyak
+    averaging; ``tau = 1`` copies), where ``new_values`` (e.g. an optimizer's ``updates``) may give the
+    source's value after this call's step instead of the Variable's current one."""
+    new_values = new_values or {}
+    updates = {}
+    for source, target in pairs:
+        value = new_values.get(source, source)
+        if tau == 1.0 or not jnp.issubdtype(target.dtype, jnp.floating):
+            updates[target] = value
+        else:
+            updates[target] = target + T.cast(tau, target.dtype) * (value - target)
+    return updates
