@@ -10,7 +10,7 @@ Example::
     agent = QLearning(env, epsilon=LinearDecay(1.0, 0.01, 2000), gamma=0.99, lr=0.1, seed=0)
     trainer = Trainer(agent, env, n_episodes=3000, evaluate_frequency=100, seed=0)
     returns = trainer.train()
-    print(trainer.evaluate(1000))
+    summary = trainer.evaluate(1000)   # greedy success rate and mean return
 """
 
 from symgraph.rl.tabular.agents import (
