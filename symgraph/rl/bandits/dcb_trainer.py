@@ -6,13 +6,10 @@ The result is the :class:`~symgraph.rl.bandits.BanditResult` of :class:`~symgrap
 """
 
 import logging
-import math
 import time
 
-import numpy as np
-
 from symgraph.rl.bandits._common import check_count
-from symgraph.rl.bandits.trainer import BanditResult, _show_progress
+from symgraph.rl.bandits.trainer import pull_loop
 
 __all__ = ["DCBTrainer"]
 
@@ -75,53 +72,21 @@ class DCBTrainer:
         update_after = check_count(update_after, "update_after", minimum=0)
         batch_size = check_count(batch_size, "batch_size")
         train_epochs = check_count(train_epochs, "train_epochs")
-        agent, bandit = self.agent, self.bandit
-        select, store, learn = agent.select_action, agent.update_db, agent.update_params
-        step, regret_of = bandit.step, bandit.regret
-        regret = np.empty(timesteps)
-        reward = np.empty(timesteps)
-        actions = np.empty(timesteps, dtype=np.int64)
-        chunk = self.log_every or max(1, math.ceil(timesteps / 10))
-        names = dict(agent=type(agent).__name__, bandit=type(bandit).__name__)
         logger.info("training %s on %s for %d pulls (update every %d after %d, batch %d, %d epochs)",
-                    names["agent"], names["bandit"], timesteps, update_interval, update_after, batch_size,
-                    train_epochs)
+                    type(self.agent).__name__, type(self.bandit).__name__, timesteps, update_interval,
+                    update_after, batch_size, train_epochs)
+        learn = self.agent.update_params
+        counts = {"updates": 0, "seconds": 0.0}
 
-        bar = None
-        if _show_progress(self.progress):
-            from tqdm.auto import tqdm
+        def train_when_due(t):
+            stored = t + 1
+            if stored >= update_after and stored % update_interval == 0:
+                tick = time.perf_counter()
+                learn(action=None, batch_size=batch_size, train_epochs=train_epochs)
+                counts["seconds"] += time.perf_counter() - tick
+                counts["updates"] += 1
 
-            bar = tqdm(total=timesteps, desc=f"{names['agent']} on {names['bandit']}", unit="pull")
-        updates, update_seconds = 0, 0.0
-        start_time = time.perf_counter()
-        context = bandit.reset()
-        try:
-            for start in range(0, timesteps, chunk):
-                stop = min(start + chunk, timesteps)
-                for t in range(start, stop):
-                    action = select(context)
-                    regret[t] = regret_of(action)
-                    next_context, r = step(action)
-                    store(context, action, r)
-                    reward[t] = r
-                    actions[t] = action
-                    context = next_context
-                    stored = t + 1
-                    if stored >= update_after and stored % update_interval == 0:
-                        tick = time.perf_counter()
-                        learn(action=None, batch_size=batch_size, train_epochs=train_epochs)
-                        update_seconds += time.perf_counter() - tick
-                        updates += 1
-                if bar is not None:
-                    bar.update(stop - start)
-                if logger.isEnabledFor(logging.INFO):
-                    logger.info("pull %d/%d: cumulative regret %.4g, mean reward (last %d) %.4g, %d updates "
-                                "(%.3g s)", stop, timesteps, float(regret[:stop].sum()), stop - start,
-                                float(reward[start:stop].mean()), updates, update_seconds)
-        finally:
-            if bar is not None:
-                bar.close()
-        seconds = time.perf_counter() - start_time
-        logger.info("done in %.3g s (%.3g pulls/s; %d updates took %.3g s)", seconds,
-                    timesteps / max(seconds, 1e-12), updates, update_seconds)
-        return BanditResult.from_steps(regret, reward, actions, window=self.window, seconds=seconds, **names)
+        def status():
+            return f", {counts['updates']} updates ({counts['seconds']:.3g} s)"
+
+        return pull_loop(self, timesteps, self.agent.update_db, train_when_due, status, log=logger)

@@ -140,46 +140,56 @@ class MABTrainer:
     def train(self, timesteps):
         """Pull ``timesteps`` times, the bandit reset first; returns a :class:`BanditResult`."""
         timesteps = check_count(timesteps, "timesteps")
-        agent, bandit = self.agent, self.bandit
-        select, update = agent.select_action, agent.update_params
-        step, regret_of = bandit.step, bandit.regret
-        regret = np.empty(timesteps)
-        reward = np.empty(timesteps)
-        actions = np.empty(timesteps, dtype=np.int64)
-        chunk = self.log_every or max(1, math.ceil(timesteps / 10))
-        names = dict(agent=type(agent).__name__, bandit=type(bandit).__name__)
-        logger.info("training %s on %s for %d pulls", names["agent"], names["bandit"], timesteps)
+        logger.info("training %s on %s for %d pulls", type(self.agent).__name__, type(self.bandit).__name__,
+                    timesteps)
+        return pull_loop(self, timesteps, self.agent.update_params)
 
-        bar = None
-        if _show_progress(self.progress):
-            from tqdm.auto import tqdm
 
-            bar = tqdm(total=timesteps, desc=f"{names['agent']} on {names['bandit']}", unit="pull")
-        start_time = time.perf_counter()
-        context = bandit.reset()
-        try:
-            for start in range(0, timesteps, chunk):
-                stop = min(start + chunk, timesteps)
-                for t in range(start, stop):
-                    action = select(context)
-                    regret[t] = regret_of(action)
-                    next_context, r = step(action)
-                    update(context, action, r)
-                    reward[t] = r
-                    actions[t] = action
-                    context = next_context
-                if bar is not None:
-                    bar.update(stop - start)
-                if logger.isEnabledFor(logging.INFO):
-                    logger.info("pull %d/%d: cumulative regret %.4g, mean reward (last %d) %.4g", stop,
-                                timesteps, float(regret[:stop].sum()), stop - start,
-                                float(reward[start:stop].mean()))
-        finally:
+def pull_loop(trainer, timesteps, record, after_pull=None, status=None, log=logger):
+    """The pull loop of :class:`MABTrainer` and ``DCBTrainer``: select, score the expected regret, step,
+    ``record(context, action, reward)``, then ``after_pull(t)`` if given (periodic training). Logs about
+    ``trainer.log_every`` pulls to ``log`` (``status()`` adds to each line), drives the progress bar, and returns the
+    :class:`BanditResult`."""
+    agent, bandit = trainer.agent, trainer.bandit
+    select, step, regret_of = agent.select_action, bandit.step, bandit.regret
+    regret = np.empty(timesteps)
+    reward = np.empty(timesteps)
+    actions = np.empty(timesteps, dtype=np.int64)
+    chunk = trainer.log_every or max(1, math.ceil(timesteps / 10))
+    names = dict(agent=type(agent).__name__, bandit=type(bandit).__name__)
+    bar = None
+    if _show_progress(trainer.progress):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=timesteps, desc=f"{names['agent']} on {names['bandit']}", unit="pull")
+    start_time = time.perf_counter()
+    context = bandit.reset()
+    try:
+        for start in range(0, timesteps, chunk):
+            stop = min(start + chunk, timesteps)
+            for t in range(start, stop):
+                action = select(context)
+                regret[t] = regret_of(action)
+                next_context, r = step(action)
+                record(context, action, r)
+                reward[t] = r
+                actions[t] = action
+                context = next_context
+                if after_pull is not None:
+                    after_pull(t)
             if bar is not None:
-                bar.close()
-        seconds = time.perf_counter() - start_time
-        logger.info("done in %.3g s (%.3g pulls/s)", seconds, timesteps / max(seconds, 1e-12))
-        return BanditResult.from_steps(regret, reward, actions, window=self.window, seconds=seconds, **names)
+                bar.update(stop - start)
+            if log.isEnabledFor(logging.INFO):
+                log.info("pull %d/%d: cumulative regret %.4g, mean reward (last %d) %.4g%s", stop, timesteps,
+                            float(regret[:stop].sum()), stop - start, float(reward[start:stop].mean()),
+                            status() if status is not None else "")
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - start_time
+    log.info("done in %.3g s (%.3g pulls/s%s)", seconds, timesteps / max(seconds, 1e-12),
+                status() if status is not None else "")
+    return BanditResult.from_steps(regret, reward, actions, window=trainer.window, seconds=seconds, **names)
 
 
 @dataclass(frozen=True, eq=False)
