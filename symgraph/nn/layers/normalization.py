@@ -44,10 +44,7 @@ class LayerNorm(Layer):
             self.ensure_built(positive_int(in_features, "in_features", self))
 
     def build(self, in_features):
-        if self.scale:
-            self.gamma = self.add_variable("gamma", "ones", (in_features,), dtype=self.dtype)
-        if self.center:
-            self.beta = self.add_variable("beta", "zeros", (in_features,), dtype=self.dtype)
+        _build_scale_and_offset(self, in_features)
 
     def __call__(self, x):
         x = self.input(x, min_rank=1, layout="(..., features)")
@@ -100,10 +97,7 @@ class BatchNorm(Layer):
             self.ensure_built(positive_int(in_features, "in_features", self))
 
     def build(self, in_features):
-        if self.scale:
-            self.gamma = self.add_variable("gamma", "ones", (in_features,), dtype=self.dtype)
-        if self.center:
-            self.beta = self.add_variable("beta", "zeros", (in_features,), dtype=self.dtype)
+        _build_scale_and_offset(self, in_features)
         self.running_mean = self.add_variable("running_mean", "zeros", (in_features,), trainable=False,
                                               dtype=self.dtype)
         self.running_var = self.add_variable("running_var", "ones", (in_features,), trainable=False,
@@ -142,3 +136,11 @@ def layer_norm(x, eps=1e-5, center=True, scale=True, name="layer_norm"):
 def batch_norm(x, training, momentum=0.99, eps=1e-5, center=True, scale=True, name="batch_norm"):
     """``BatchNorm(...)(x, training)`` with fresh variables; the updates are in ``sg.get_updates()``."""
     return BatchNorm(momentum, eps, center, scale, name=name)(x, training)
+
+
+def _build_scale_and_offset(layer, in_features):
+    """The learned per-feature scale ``gamma`` and offset ``beta`` of a normalisation layer (each optional)."""
+    if layer.scale:
+        layer.gamma = layer.add_variable("gamma", "ones", (in_features,), dtype=layer.dtype)
+    if layer.center:
+        layer.beta = layer.add_variable("beta", "zeros", (in_features,), dtype=layer.dtype)
