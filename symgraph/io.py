@@ -9,13 +9,27 @@ from symgraph.errors import SaveLoadError, format_shape
 from symgraph.graph import get_variables
 
 
+def _read_umask():
+    """The process's umask (read once, at import: setting it to read it is not thread-safe)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def atomic_write(path, write):
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    The file gets the permissions an ordinary ``open(path, "w")`` would give (``0o666`` less the umask), not
+    the owner-only ones of the temporary file."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
     try:
+        os.fchmod(handle, 0o666 & ~_UMASK)
         with os.fdopen(handle, "wb") as stream:
             write(stream)
             stream.flush()

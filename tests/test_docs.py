@@ -37,7 +37,9 @@ DOCUMENTED_MODULES = [
     "symgraph.rl", "symgraph.rl.agents", "symgraph.rl.networks", "symgraph.rl.learners", "symgraph.rl.protocol",
     "symgraph.rl.run", "symgraph.rl.buffer", "symgraph.rl.sum_tree", "symgraph.rl.envs", "symgraph.rl.noise",
     "symgraph.rl.returns", "symgraph.rl.losses", "symgraph.rl.bandits", "symgraph.rl.tabular",
-    "symgraph.rl.logging", "symgraph.rl.progress", "symgraph.rl.plotting",
+    "symgraph.rl.logging", "symgraph.rl.progress", "symgraph.rl.plotting", "symgraph.rl.checkpoint",
+    "symgraph.rl.zoo", "symgraph.rl.cli", "symgraph.rl.fused", "symgraph.rl.fused.train", "symgraph.rl.fused.envs",
+    "symgraph.rl.fused.on_policy", "symgraph.rl.fused.off_policy", "symgraph.rl.fused.replay",
     # internals, for contributors
     "symgraph.nodes", "symgraph.graph", "symgraph.interpreter", "symgraph.function", "symgraph.gradients",
     "symgraph.clone", "symgraph.state", "symgraph.rng", "symgraph.io", "symgraph.errors",
@@ -106,14 +108,19 @@ def test_html_builds_without_warnings(html_site):
     result, output = html_site
     assert result.returncode == 0, _report(result)
     for page in ("index", "engine", "architecture", "rl", "api", "benchmarks", "installation", "changelog",
-                 "auto_examples/index"):
+                 "bandits", "tabular", "learners/index", "learners/ppo", "learners/a2c", "learners/reinforce",
+                 "learners/dqn", "learners/ddpg", "learners/td3", "learners/sac", "auto_examples/index"):
         assert (output / f"{page}.html").is_file(), page
 
 
 def test_gallery_examples_ran(html_site):
+    """Every gallery script ran at the small budget and drew a figure."""
     result, output = html_site
-    assert "Sphinx-Gallery successfully executed 3 out of 3 files" in result.stdout, _report(result)
-    for name in ("plot_linear_regression", "plot_bandit_comparison", "plot_frozenlake_dyna"):
+    names = sorted(path.stem for path in (ROOT / "examples").glob("plot_*.py"))
+    assert len(names) >= 7, names
+    assert f"Sphinx-Gallery successfully executed {len(names)} out of {len(names)} files" in result.stdout, \
+        _report(result)
+    for name in names:
         assert (output / "auto_examples" / f"{name}.html").is_file(), name
         assert (output / "_images" / f"sphx_glr_{name}_001.png").is_file(), f"{name} drew no figure"
 
@@ -127,6 +134,16 @@ def test_doctests_pass(tmp_path):
     assert result.returncode == 0, _report(result)
     for line in (" 0 failures in tests", " 0 failures in setup code", " 0 failures in cleanup code"):
         assert line in result.stdout, _report(result)
+
+
+def test_rl_guide_explains_every_parameter_of_run():
+    """The guide's tables of ``run`` name every parameter of its signature (a new one must be explained)."""
+    from symgraph.rl import run
+
+    guide = (ROOT / "docs" / "rl.rst").read_text()
+    rows = {line.split("``")[1] for line in guide.splitlines() if line.startswith("   * - ``")}
+    missing = [name for name in inspect.signature(run).parameters if name not in rows]
+    assert not missing, f"docs/rl.rst has no table row for these parameters of rl.run: {missing}"
 
 
 # --------------------------------------------------------------------------------------------------------

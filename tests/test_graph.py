@@ -88,6 +88,8 @@ def test_save_load_round_trip_and_atomicity(tmp_path):
         atomic_write(path, failing_write)
     sg.load_variables(path)  # the previous file survived
     assert [p for p in os.listdir(tmp_path) if p.startswith(".tmp")] == []
+    (tmp_path / "plain").write_bytes(b"")  # the same permissions as a file written the ordinary way
+    assert os.stat(path).st_mode & 0o777 == os.stat(tmp_path / "plain").st_mode & 0o777
 
 
 def test_load_errors_change_nothing(tmp_path):

@@ -31,3 +31,13 @@ def test_readme_python_example_runs():
     exec(compile("\n".join(line[4:] for line in code.splitlines()), "README.rst", "exec"), namespace)
     assert namespace["w"].value.shape == (3, 2)
     assert not np.allclose(namespace["w"].value, 1.0)  # the training step changed the weights
+
+
+def test_readme_train_command_is_a_tuned_pair_of_the_command_line():
+    from symgraph.rl import cli, zoo
+
+    command = next(c for c in readme_commands() if c.startswith("symgraph-rl "))
+    args = cli.build_parser().parse_args(command.split()[1:])
+    assert args.command == "train" and zoo.get(args.algo, args.env) is not None, command
+    # the README says where the run's files go: the command line's default log directory
+    assert f"runs/{args.algo}-{args.env}-seed{args.seed}/" in (ROOT / "README.rst").read_text()

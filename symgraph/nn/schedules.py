@@ -38,12 +38,16 @@ class Schedule:
         name: the schedule's kind (also the name of the nodes it builds).
         values: the values the schedule takes at its key points (start, end, each piece), used e.g. by the
             optimizers to check a learning-rate schedule never goes negative.
+        arguments: the keyword arguments of the factory of this module that made it (its ``name``), so that
+            ``getattr(schedules, s.name)(**s.arguments)`` rebuilds it (checkpoints store schedules so); None
+            for a schedule built directly from a function.
     """
 
-    def __init__(self, fn, name, values):
+    def __init__(self, fn, name, values, arguments=None):
         self._fn = fn
         self.name = name
         self.values = tuple(float(v) for v in values)
+        self.arguments = arguments
 
     def __call__(self, count):
         """The value at step ``count``: a float32 JAX scalar/array, or a node if ``count`` is a graph node."""
@@ -87,7 +91,7 @@ def _steps(owner, argument, value, minimum=1):
 def constant(value):
     """The schedule that is always ``value``."""
     value = _number("constant", "value", value)
-    return Schedule(lambda t: jnp.full_like(t, value), "constant", (value,))
+    return Schedule(lambda t: jnp.full_like(t, value), "constant", (value,), {"value": value})
 
 
 def linear(init, final, steps, begin=0):
@@ -104,7 +108,7 @@ def linear(init, final, steps, begin=0):
     def fn(t):
         return init + (final - init) * jnp.clip((t - begin) / steps, 0.0, 1.0)
 
-    return Schedule(fn, "linear", (init, final))
+    return Schedule(fn, "linear", (init, final), {"init": init, "final": final, "steps": steps, "begin": begin})
 
 
 def cosine(init, steps, final=0.0, begin=0):
@@ -123,7 +127,7 @@ def cosine(init, steps, final=0.0, begin=0):
         progress = jnp.clip(t - begin, 0.0, steps) / steps
         return final + (init - final) * 0.5 * (1.0 + jnp.cos(jnp.pi * progress))
 
-    return Schedule(fn, "cosine", (init, final))
+    return Schedule(fn, "cosine", (init, final), {"init": init, "steps": steps, "final": final, "begin": begin})
 
 
 def exponential(init, rate, steps, begin=0, staircase=False, final=None):
@@ -148,7 +152,9 @@ def exponential(init, rate, steps, begin=0, staircase=False, final=None):
             value = jnp.maximum(value, final) if rate < 1 else jnp.minimum(value, final)
         return value
 
-    return Schedule(fn, "exponential", (init,) if final is None else (init, final))
+    arguments = {"init": init, "rate": rate, "steps": steps, "begin": begin, "staircase": bool(staircase),
+                 "final": final}
+    return Schedule(fn, "exponential", (init,) if final is None else (init, final), arguments)
 
 
 def piecewise_constant(boundaries, values):
@@ -177,4 +183,4 @@ def piecewise_constant(boundaries, values):
     def fn(t):
         return jnp.asarray(table)[jnp.searchsorted(jnp.asarray(edges), t, side="right")]
 
-    return Schedule(fn, "piecewise_constant", values)
+    return Schedule(fn, "piecewise_constant", values, {"boundaries": boundaries, "values": values})

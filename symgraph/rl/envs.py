@@ -284,14 +284,19 @@ class SpaceInfo:
 
 
 def space_info(env):
-    """Describe ``env``'s spaces (a gymnasium env, a vector env, or any object with ``observation_space`` and
-    ``action_space``) as a :class:`SpaceInfo`.
+    """Describe ``env``'s spaces (a gymnasium env, a vector env, a gymnax env or ``(env, params)`` pair, or any
+    object with ``observation_space`` and ``action_space``) as a :class:`SpaceInfo`.
 
     Observations may be ``Box``, ``Discrete``, ``MultiBinary`` or ``MultiDiscrete``; actions ``Discrete`` or
     ``Box``. Anything else raises a ``TypeError`` that says what to do (e.g. ``FlattenObservation`` for a
     ``Dict`` observation).
     """
+    from symgraph.rl.fused.envs import as_jax_env, is_jax_env
+
     if isinstance(env, VectorEnv):
+        obs_space, act_space, n_envs = env.single_observation_space, env.single_action_space, env.num_envs
+    elif is_jax_env(env):
+        env = as_jax_env(env)
         obs_space, act_space, n_envs = env.single_observation_space, env.single_action_space, env.num_envs
     else:
         try:
@@ -483,6 +488,12 @@ def make_env(env_or_id, n_envs=1, seed=None, *, max_episode_steps=None, record_s
     Returns:
         A ``gymnasium.Env`` (``n_envs == 1``) or a ``gymnasium.vector.VectorEnv``.
     """
+    from symgraph.rl.fused.envs import is_jax_env
+
+    if is_jax_env(env_or_id):
+        raise TypeError("make_env: got a JAX-native (gymnax) environment, which steps as pure JAX functions, not "
+                        "through gymnasium; train on it with the compiled loop, symgraph.rl.train(env, learner, "
+                        "total_steps), or use the gymnasium version of the env (make_env('CartPole-v1'))")
     env_kwargs = dict(env_kwargs or {})
     if isinstance(n_envs, bool) or not isinstance(n_envs, numbers.Integral) or n_envs < 1:
         raise ValueError(f"make_env: n_envs must be a positive int, got {n_envs!r}")

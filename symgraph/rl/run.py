@@ -19,25 +19,37 @@ Per step, ``run``:
 4. at the end of an episode calls ``buffer.finish_path(last_val)`` with ``last_val = 0`` after a
    termination and ``value(next_state)`` after a truncation (bootstrap), then the scheduled updates, then
    ``end_episode()``, the logger, the callbacks and the evaluation.
+
+After every update that returns metrics, ``run`` checks that no loss metric became NaN or infinite, and
+raises :class:`TrainingDiverged` if one did (see ``run``'s docstring). With
+``checkpoint_every``/``checkpoint_path`` it writes checkpoints (:mod:`symgraph.rl.checkpoint`) from which
+``resume=True`` continues a run exactly as if it had not been interrupted.
 """
 
 import copy
+import functools
+import inspect
 import math
 import numbers
+import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import gymnasium
+import jax
+import jax.numpy as jnp
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 
-from symgraph.errors import ShapeError, format_shape
+from symgraph.errors import SaveLoadError, ShapeError, SymgraphError, format_shape
+from symgraph.rl import checkpoint
 from symgraph.rl.envs import check_action, check_observation, final_observations, make_env
+from symgraph.rl.learners.base import Learner
 from symgraph.rl.protocol import StepAgent, as_agent
 
-__all__ = ["run", "RunResult"]
+__all__ = ["run", "RunResult", "TrainingDiverged"]
 
 #: Actions checked against the action space on the first steps of training (and of evaluation).
 CHECKED_STEPS = 100
@@ -46,6 +58,35 @@ CHECKED_STEPS = 100
 EVAL_SEED_OFFSET = 1_000_000
 
 _STORED_FIELDS = ("state", "action", "reward", "next-state", "terminal", "truncated")
+
+#: The settings a resumed run must share with the run that wrote the checkpoint.
+_RESUME_SETTINGS = ("env", "n_envs", "seed", "max_episode_steps", "update_every", "update_after", "skip_frames",
+                    "wait_end_path", "reset_each_episode", "eval_every", "eval_max_episode_steps",
+                    "eval_max_episodes")
+
+
+class TrainingDiverged(SymgraphError, FloatingPointError):
+    """Training diverged: after an update, a loss metric is not finite (see :func:`run`).
+
+    Attributes:
+        step: the env steps (transitions) taken when the update ran.
+        update: the number of the update (counting the updates that returned metrics, from 1).
+        terms: ``{metric name: value}`` of the loss metrics that are not finite.
+        checkpoint_path: the run's checkpoint file, or None.
+        checkpoint_step: the step at which that file was last written (None: never written by this run).
+    """
+
+    def __init__(self, message, step, update, terms, checkpoint_path, checkpoint_step):
+        super().__init__(message)
+        self.step, self.update, self.terms = step, update, terms
+        self.checkpoint_path, self.checkpoint_step = checkpoint_path, checkpoint_step
+
+
+@jax.jit
+def _state_broken(state):
+    """Whether a learner's state (a dict of arrays) holds a NaN or an infinity (one compiled reduction)."""
+    floats = [v for v in jax.tree.leaves(state) if jnp.issubdtype(v.dtype, jnp.inexact)]
+    return jnp.any(jnp.stack([~jnp.all(jnp.isfinite(v)) for v in floats])) if floats else jnp.bool_(False)
 
 
 @dataclass
@@ -187,7 +228,8 @@ def _means(metric_dicts):
 def run(env, agent, buffer, rewarder=None, noise=None, action_processor=None, max_episode_steps=10000,
         max_episodes=1000, update_every=1, update_after=1, skip_frames=1, reset_each_episode=False,
         wait_end_path=False, eval_every=10, eval_max_episode_steps=10000, eval_max_episodes=10, *,
-        max_steps=None, seed=None, callbacks=(), logger=None, progress=False, eval_env=None):
+        max_steps=None, seed=None, callbacks=(), logger=None, progress=False, eval_env=None,
+        checkpoint_every=None, checkpoint_path=None, resume=False):
     """Train ``agent`` on ``env``, storing transitions in ``buffer``, with periodic deterministic evaluation.
 
     The agent follows :mod:`symgraph.rl.protocol`: ``act(states, deterministic=False)``, an
@@ -255,11 +297,48 @@ def run(env, agent, buffer, rewarder=None, noise=None, action_processor=None, ma
             with ``step = total_steps``.
         progress: show a tqdm progress bar (only on a terminal; updated once per episode).
         eval_env: the evaluation env (a single env, or an id).
+        checkpoint_every: write a checkpoint to ``checkpoint_path`` every ``checkpoint_every`` steps
+            (transitions), at the first episode end at or after each multiple (with a single env; a vector env
+            has episodes running at any time, so there at the first vector step at or after each multiple).
+            ``None``: no checkpoints. The file (one ``.npz``, written atomically: a crash while writing
+            leaves the previous one whole) holds the agent's checkpoint (``agent.save``: variables,
+            random state, config; ``symgraph.rl.load(checkpoint_path)`` rebuilds the learner from it) and
+            the run's own state: the step, episode and update/evaluation counters, the results so far, the
+            buffer's contents and random generator, the noise process's state (``noise`` must then be an
+            object, e.g. :class:`~symgraph.rl.noise.GaussianNoise`, not a function), and the environments'
+            state between episodes (their random generators, their action spaces' and the running
+            statistics of their wrappers, see :func:`symgraph.rl.checkpoint.env_state`). Needs an agent
+            that can be checkpointed (a ``symgraph.rl`` learner).
+        checkpoint_path: the checkpoint file (written, and read by ``resume``), kept as given (no suffix
+            added).
+        resume: continue the run saved in ``checkpoint_path``: build the env, agent, buffer and noise the
+            same way as for the run that wrote it (fresh objects, as after a crash) and call ``run`` with
+            the same arguments (``max_steps``/``max_episodes`` may be raised); ``run`` loads the agent,
+            buffer, noise, environments and counters from the file and continues. With a single env the
+            result (returns, evaluations, losses, the agent's parameters) is identical to the uninterrupted
+            run's, given stateless ``rewarder``/``action_processor``/callbacks and an env that keeps nothing
+            else across episodes. With a vector env the episodes running at the checkpoint are abandoned
+            (finished as truncated, bootstrapped) and every sub-environment starts a new one, so the result
+            differs from an uninterrupted run's (a vector env's mid-episode state cannot be saved
+            generally). A missing file is an error, as loading a missing model is in Stable-Baselines3 and
+            the zoo (pass ``resume=False`` to start afresh).
 
     Returns:
         A :class:`RunResult`.
 
+    Divergence. After each update that returns metrics, ``run`` reads its loss metrics (the metrics whose
+    name contains ``"loss"``, scalars) to the host, which waits once for the update to finish (one sync per
+    update; the next ``act`` would wait for it anyway). If one is infinite, or NaN while the learner's
+    ``state`` (parameters, optimizer state) holds a non-finite value (checked in one compiled reduction, only
+    then; an agent without ``state``: NaN at all), it raises :class:`TrainingDiverged`, naming the step, the
+    update and the loss terms, and the last checkpoint (written before the divergence, and left untouched).
+    A NaN metric with a finite state is a term that the update did not compute (e.g. TD3's delayed actor
+    loss in an update without an actor step).
+
     Raises:
+        TrainingDiverged: a loss became NaN or infinite (see above); a ``FloatingPointError``.
+        FileNotFoundError: ``resume=True`` and no file at ``checkpoint_path``.
+        SaveLoadError: ``resume=True`` with a checkpoint of another agent class, architecture or env.
         ValueError: invalid arguments; an observation whose shape is not the agent's ``state_shape`` (the
             message names both and the env); an action outside the action space (checked on the first
             ``CHECKED_STEPS`` steps); a NaN or infinite reward (the message names the episode and step).
@@ -269,14 +348,14 @@ def run(env, agent, buffer, rewarder=None, noise=None, action_processor=None, ma
     driver = _Driver(env, agent, buffer, rewarder, noise, action_processor, max_episode_steps, max_episodes,
                      update_every, update_after, skip_frames, reset_each_episode, wait_end_path, eval_every,
                      eval_max_episode_steps, eval_max_episodes, max_steps, seed, callbacks, logger, progress,
-                     eval_env)
+                     eval_env, checkpoint_every, checkpoint_path, resume)
     try:
         driver.run()
     finally:
         driver.close()
     result = driver.result
     result.losses = [_metrics_to_python(m) for m in result.losses]
-    result.wall_time = time.perf_counter() - start
+    result.wall_time = time.perf_counter() - start + driver.elapsed_before
     return result
 
 
@@ -286,7 +365,7 @@ class _Driver:
     def __init__(self, env, agent, buffer, rewarder, noise, action_processor, max_episode_steps, max_episodes,
                  update_every, update_after, skip_frames, reset_each_episode, wait_end_path, eval_every,
                  eval_max_episode_steps, eval_max_episodes, max_steps, seed, callbacks, logger, progress,
-                 eval_env):
+                 eval_env, checkpoint_every, checkpoint_path, resume):
         self.max_episode_steps = _count("max_episode_steps", max_episode_steps, 1,
                                         "the most steps of a training episode", allow_none=True)
         self.max_episodes = _count("max_episodes", max_episodes, 1, "the training episodes to run",
@@ -349,11 +428,15 @@ class _Driver:
         self.logged_losses = 0
         self.stop_reason = ""
         self.bar = None
+        self.started = time.perf_counter()
+        self.elapsed_before = 0.0
+        self._checkpoint_setup(checkpoint_every, checkpoint_path, resume)
 
         # The environments (those made here are closed by close(), also when a check below fails).
         self.owned = []
         try:
             self._setup_envs(env, eval_env, noise, action_processor)
+            self.restored = self._read_checkpoint() if self.resume else None
         except BaseException:
             self.close()
             raise
@@ -409,16 +492,23 @@ class _Driver:
                 pass
 
     def run(self):
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            total = self.max_episodes if self.max_episodes is not None else self.max_steps
-            unit = "episode" if self.max_episodes is not None else "step"
-            self.bar = tqdm(total=total, unit=unit, desc="run", disable=None)
         if self.seed is not None:
             self.env.action_space.seed(self.seed)
             if self.vector:
                 self.env.single_action_space.seed(self.seed)
+        if self.restored is not None:
+            self._restore(*self.restored)
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            by_episode = self.max_episodes is not None
+            total = self.max_episodes if by_episode else self.max_steps
+            done = self.result.episodes if by_episode else self.result.total_steps
+            self.bar = tqdm(total=total, initial=done, unit="episode" if by_episode else "step", desc="run",
+                            disable=None)
+        if self.restored is not None and self._stop():
+            self.result.stop_reason = self.stop_reason  # the checkpoint already reached the stopping point
+            return
         if self.vector:
             self._run_vector()
         else:
@@ -466,12 +556,178 @@ class _Driver:
                                     f"{{'loss': loss}}) or None")
                 losses.append(metrics)
                 steps.append(self.result.total_steps)
+                self._check_finite(metrics)
+
+    def _check_finite(self, metrics):
+        """Raise :class:`TrainingDiverged` if the update that returned ``metrics`` diverged (see ``run``)."""
+        values = {k: np.asarray(v) for k, v in metrics.items() if "loss" in k}  # the first read waits: one sync
+        bad = {k: float(v.reshape(-1)[~np.isfinite(v.reshape(-1))][0]) for k, v in values.items()
+               if not np.all(np.isfinite(v))}
+        if not bad:
+            return
+        agent = self.user_agent
+        if all(np.isnan(v) for v in bad.values()) and isinstance(getattr(type(agent), "state", None), property) \
+                and not bool(_state_broken(agent.state)):
+            return  # NaN terms the update did not compute, e.g. TD3's delayed actor loss (the state is finite)
+        step, update = self.result.total_steps, len(self.result.losses)
+        described = ", ".join(f"{k} is {v}" for k, v in bad.items())
+        if self.checkpoint_path is None:
+            saved = ("no checkpoint was kept (pass checkpoint_every= and checkpoint_path= to run to keep the "
+                     "last good state)")
+        elif self.checkpoint_step is None:
+            saved = f"no checkpoint was written to {self.checkpoint_path} by this run yet"
+        else:
+            saved = (f"the last good checkpoint, of step {self.checkpoint_step}, is {self.checkpoint_path}, "
+                     f"untouched (resume from it with resume=True)")
+        raise TrainingDiverged(f"run: training diverged: {described} at step {step} (update {update}) of "
+                               f"{type(self.user_agent).__name__} on {self.name}; {saved}. Lower the learning "
+                               f"rate, clip the gradients (max_grad_norm) or check the rewards and observations "
+                               f"for extreme values", step, update, bad, self.checkpoint_path,
+                               self.checkpoint_step)
 
     def _due(self, total_steps):
         """The updates that became due by the step counter reaching ``total_steps``."""
         n = (total_steps - self.next_update) // self.update_every + 1
         self.next_update += n * self.update_every
         return n
+
+    # -----------------------------------------------------------------------------------------------------
+    # Checkpoints
+
+    def _checkpoint_setup(self, every, path, resume):
+        self.checkpoint_every = _count("checkpoint_every", every, 1, "the env steps between checkpoints",
+                                       allow_none=True)
+        if path is not None and not isinstance(path, str | os.PathLike):
+            raise TypeError(f"run: checkpoint_path must be a path (str or os.PathLike), got {type(path).__name__} "
+                            f"{path!r}")
+        self.checkpoint_path = None if path is None else os.fspath(path)
+        self.resume = bool(resume)
+        self.checkpoint_step = None
+        if self.checkpoint_path is None and (self.checkpoint_every is not None or self.resume):
+            given = f"checkpoint_every={every}" if self.checkpoint_every is not None else "resume=True"
+            raise ValueError(f"run: {given} needs checkpoint_path= (the checkpoint file to write/read), got "
+                             f"checkpoint_path=None")
+        if self.checkpoint_path is not None and self.checkpoint_every is None and not self.resume:
+            raise ValueError(f"run: checkpoint_path={self.checkpoint_path!r} is given but neither "
+                             f"checkpoint_every (write checkpoints every N steps) nor resume=True (continue from "
+                             f"it): pass one of them, or no checkpoint_path")
+        self.next_checkpoint = self.checkpoint_every
+        if self.checkpoint_path is None:
+            return
+        if not isinstance(self.user_agent, Learner):
+            raise TypeError(f"run: checkpoints need an agent that can be checkpointed (a symgraph.rl learner, "
+                            f"with save/load of its whole state); {type(self.user_agent).__name__} has none: "
+                            f"drop checkpoint_every/checkpoint_path/resume, or save the agent yourself")
+        noise = self.noise
+        if noise is not None and (inspect.isfunction(noise) or inspect.ismethod(noise)
+                                  or isinstance(noise, functools.partial)):
+            raise TypeError(f"run: checkpoints store the state of the noise process, but noise is a function "
+                            f"({noise!r}) whose state cannot be saved; pass a noise object (e.g. "
+                            f"symgraph.rl.GaussianNoise, OrnsteinUhlenbeckNoise, learner.make_noise(...))")
+
+    def _settings(self):
+        return {"env": self.name, "n_envs": self.n_envs, "seed": self.seed,
+                "max_episode_steps": self.max_episode_steps, "update_every": self.update_every,
+                "update_after": self.update_after, "skip_frames": self.skip_frames,
+                "wait_end_path": self.wait_end_path, "reset_each_episode": self.reset_each_episode,
+                "eval_every": self.eval_every, "eval_max_episode_steps": self.eval_max_episode_steps,
+                "eval_max_episodes": self.eval_max_episodes}
+
+    def _read_checkpoint(self):
+        """The checkpoint to resume from, checked against this run's agent and settings."""
+        if not os.path.isfile(self.checkpoint_path):
+            raise FileNotFoundError(f"run: resume=True but there is no checkpoint at {self.checkpoint_path!r}; "
+                                    f"pass resume=False to start a new run, or the path of an existing checkpoint")
+        meta, arrays = checkpoint.read(self.checkpoint_path, "run(resume=True)")
+        if "run" not in meta:
+            raise SaveLoadError(f"run: {self.checkpoint_path} is a learner checkpoint (learner.save), not a run "
+                                f"checkpoint; load it with learner.load(path) and start a new run (resume=False)")
+        learner = meta["learner"]
+        agent = type(self.user_agent)
+        if (learner["module"], learner["class"]) != (agent.__module__, agent.__qualname__):
+            raise SaveLoadError(f"run: {self.checkpoint_path} is a checkpoint of a {learner['class']} learner, but "
+                                f"the agent is a {agent.__name__}; resume with the same kind of agent")
+        stored, current = meta["run"]["settings"], self._settings()
+        differ = [f"{k}={current[k]!r} here, {stored[k]!r} in the checkpoint" for k in _RESUME_SETTINGS
+                  if stored[k] != current[k]]
+        if differ:
+            raise ValueError(f"run: resume=True with other settings than the run that wrote "
+                             f"{self.checkpoint_path}: {'; '.join(differ)}; pass the same arguments (max_steps "
+                             f"and max_episodes may change)")
+        return meta, arrays
+
+    def _write_checkpoint(self, running=None):
+        """Write the agent's and the run's state to ``checkpoint_path`` (``running``: a vector env's
+        per-sub-environment episode state)."""
+        meta, arrays = checkpoint.learner_entries(self.user_agent)
+        result, store = self.result, {}
+        state = {
+            "settings": self._settings(),
+            "counters": {"checks_left": self.checks_left, "eval_checks_left": self.eval_checks_left,
+                         "eval_seeded": self.eval_seeded, "next_update": self.next_update,
+                         "pending_update": self.pending_update, "logged_losses": self.logged_losses,
+                         "elapsed": self.elapsed_before + time.perf_counter() - self.started},
+            "result": checkpoint.pack({
+                "episode_returns": result.episode_returns, "episode_lengths": result.episode_lengths,
+                "episode_steps": result.episode_steps, "update_steps": result.update_steps,
+                "losses": [_metrics_to_python(m) for m in result.losses], "eval_returns": result.eval_returns,
+                "total_steps": result.total_steps, "total_frames": result.total_frames}, store),
+            "buffer": checkpoint.object_state(self.buffer, store),
+            "noise": None if self.noise is None else checkpoint.object_state(self.noise, store),
+            "env": checkpoint.env_state(self.env, store),
+            "eval_env": None if self.eval_env is None else checkpoint.env_state(self.eval_env, store),
+            "running": None if running is None else checkpoint.pack(running, store),
+        }
+        checkpoint.write(self.checkpoint_path, {"learner": meta, "run": state}, {**arrays, **store})
+        self.checkpoint_step = result.total_steps
+        every = self.checkpoint_every
+        self.next_checkpoint = (result.total_steps // every + 1) * every
+
+    def _restore(self, meta, arrays):
+        """Load the agent and the run's state from a checkpoint (after the action spaces were seeded)."""
+        checkpoint.restore_learner(self.user_agent, meta["learner"], arrays, self.checkpoint_path)
+        state = meta["run"]
+        counters = state["counters"]
+        self.checks_left, self.eval_checks_left = counters["checks_left"], counters["eval_checks_left"]
+        self.eval_seeded, self.next_update = counters["eval_seeded"], counters["next_update"]
+        self.pending_update, self.logged_losses = counters["pending_update"], counters["logged_losses"]
+        self.elapsed_before = counters["elapsed"]
+        for name, value in checkpoint.unpack(state["result"], arrays).items():
+            setattr(self.result, name, value)
+        checkpoint.restore_object_state(self.buffer, state["buffer"], arrays)
+        if (state["noise"] is None) != (self.noise is None):
+            raise ValueError(f"run: the checkpoint was written by a run {'without' if self.noise is None else 'with'}"
+                             f" noise, this one has {'some' if self.noise is not None else 'none'}; resume with the "
+                             f"same noise")
+        if self.noise is not None:
+            checkpoint.restore_object_state(self.noise, state["noise"], arrays)
+        checkpoint.restore_env_state(self.env, state["env"], arrays)
+        if (state["eval_env"] is None) != (self.eval_env is None):
+            raise ValueError("run: the checkpoint's run had an evaluation env and this one has none (or the "
+                             "reverse); resume with the same eval_every/eval_env")
+        if self.eval_env is not None:
+            checkpoint.restore_env_state(self.eval_env, state["eval_env"], arrays)
+        self.running = None if state["running"] is None else checkpoint.unpack(state["running"], arrays)
+        if self.checkpoint_every is not None:
+            self.next_checkpoint = (self.result.total_steps // self.checkpoint_every + 1) * self.checkpoint_every
+        self.checkpoint_step = self.result.total_steps
+
+    def _abandon_running(self, running):
+        """Resuming a vector env: end the episodes that were running at the checkpoint, since every
+        sub-environment starts a new one (their last transitions marked truncated, their paths finished with a
+        bootstrap from the stored observations, ``end_episode()`` called); returns the episode numbers."""
+        running_envs = np.flatnonzero(running["ep_len"] > 0)
+        if self.buffer is not None and len(running_envs):
+            _mark_truncated(self.buffer, running_envs)
+            last = (np.zeros(len(running_envs)) if self.value is None
+                    else np.asarray(self.value(running["obs"][running_envs]), dtype=np.float64).reshape(-1))
+            self.buffer.finish_path(last, env_index=running_envs)
+        if self.end_episode is not None:
+            for _ in running_envs:
+                self.end_episode()
+        episode_no = np.array(running["episode_no"], dtype=np.int64)
+        episode_no[running_envs] += 1
+        return episode_no
 
     # -----------------------------------------------------------------------------------------------------
     # Episode ends, logging, callbacks, evaluation
@@ -575,7 +831,7 @@ class _Driver:
         wait, space = self.wait_end_path, self.action_space
         step_fn = env.step
 
-        obs, _ = env.reset(seed=self.seed)
+        obs, _ = env.reset() if self.restored is not None else env.reset(seed=self.seed)
         self._check_obs(obs, env)
         next_state = obs
         first = True
@@ -669,6 +925,8 @@ class _Driver:
             self._maybe_evaluate(before)
             if not keep_going or self._stop():
                 return
+            if self.next_checkpoint is not None and result.total_steps >= self.next_checkpoint:
+                self._write_checkpoint()
             obs, _ = env.reset()
 
     def _check_extras(self, extras):
@@ -708,13 +966,17 @@ class _Driver:
                              f"buffer row; build it with make_env(..., n_envs=N) or gymnasium.make_vec(..., "
                              f"vector_kwargs={{'autoreset_mode': AutoresetMode.SAME_STEP}})")
 
-        obs, _ = env.reset(seed=self.seed)
-        self._check_obs(obs, env, n)
-        if noise_reset is not None:
-            noise_reset()
         ep_return = np.zeros(n)
         ep_len = np.zeros(n, dtype=np.int64)
         episode_no = np.ones(n, dtype=np.int64)  # the number of each sub-environment's running episode
+        if self.restored is not None:
+            episode_no = self._abandon_running(self.running)
+            obs, _ = env.reset()
+        else:
+            obs, _ = env.reset(seed=self.seed)
+        self._check_obs(obs, env, n)
+        if noise_reset is not None:
+            noise_reset()
         skip_rows = np.zeros(n, dtype=bool)
         first = True
         while True:
@@ -820,6 +1082,8 @@ class _Driver:
                     noise_reset()
             if self._stop() or result.total_steps >= max_steps:
                 break
+            if self.next_checkpoint is not None and result.total_steps >= self.next_checkpoint:
+                self._write_checkpoint({"obs": np.asarray(obs), "ep_len": ep_len, "episode_no": episode_no})
         if not self.stop_reason:
             self.stop_reason = "max_steps"
         # Episodes still running are abandoned: finish their paths (bootstrapped) and end them.
@@ -831,6 +1095,14 @@ class _Driver:
         if self.end_episode is not None:
             for _ in running:
                 self.end_episode()
+
+
+def _mark_truncated(buffer, env_index):
+    """Mark the newest stored transition of sub-environments ``env_index`` as truncated (their episode is
+    abandoned: on resuming a vector env, the next transition of that sub-environment starts a new one)."""
+    if len(buffer) and "truncated" in buffer:
+        row = (buffer._next_row - 1) % buffer._rows
+        buffer._data["truncated"][row, env_index] = True
 
 
 def _crossed(before, after, every):

@@ -55,6 +55,7 @@ from symgraph.function import function
 from symgraph.graph import Scope
 from symgraph.nodes import Placeholder, apply
 from symgraph.rl import losses
+from symgraph.rl.learners.base import records_config
 from symgraph.rl.learners.on_policy import (
     OnPolicyLearner,
     episode_limit,
@@ -104,6 +105,7 @@ class ActorCritic(OnPolicyLearner):
     ``explained_variance`` and ``mean_return`` (mean :math:`G_t`).
     """
 
+    @records_config
     def __init__(self, state_shape, actions_shape, n_episodes, episode_length, actor, critic, lr=1e-3, gamma=0.99,
                  train_v_iters=10, *, n_steps=None, lam=1.0, critic_lr=None, entropy_beta=0.0,
                  normalize_advantage=False, max_grad_norm=0.5, optimizer="adam", n_envs=1, action_bounds=None,
@@ -208,6 +210,7 @@ class ActorCritic(OnPolicyLearner):
         return metrics, state
 
     @classmethod
+    @records_config
     def from_env(cls, env, *, n_steps=None, n_episodes=None, episode_length=None, actor=None, critic=None,
                  hidden=(64, 64), activation="tanh", actions_distribution=None, log_std_init=0.0, **kwargs):
         """An A2C learner for ``env``'s spaces (single or vector gymnasium env; see

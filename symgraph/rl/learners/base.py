@@ -1,4 +1,5 @@
-"""What every learner shares: an isolated graph, seeding, the ``act`` batch convention, saving and loading.
+"""What every learner shares: an isolated graph, seeding, the ``act`` batch convention, its config, saving and
+loading.
 
 A learner builds its placeholders, networks and compiled functions inside its own ``symgraph.Graph`` (so two
 learners in one program never mix variables), seeded from ``seed``: variables made from initializers draw
@@ -7,13 +8,68 @@ order, exploration) uses ``self.rng``, a numpy Generator from the same seed.
 
 ``act`` follows the agent protocol of ``symgraph.rl.run``: a batch of states in, a batch of actions out; a
 single state (shape ``state_shape``) in, a single action out.
+
+Checkpoints (:mod:`symgraph.rl.checkpoint`): a learner's ``__init__`` and ``from_env`` are decorated with
+:func:`records_config`, so every learner knows how it was built (``learner.config``);
+``learner.save(path)`` writes its variables, random state and config to one file; ``Class.load(path)``
+(on the class) rebuilds a new learner from that file, and ``learner.load(path)`` (on an instance) loads the
+file into that learner.
 """
+
+import functools
+import inspect
+import types
 
 import numpy as np
 
-from symgraph import io, rng
+from symgraph import rng
 from symgraph.errors import format_shape
 from symgraph.graph import Graph
+from symgraph.rl import checkpoint
+
+
+def records_config(method):
+    """Decorator of a learner's ``__init__`` and ``from_env`` (under ``@classmethod``): after the call,
+    ``learner.config`` describes it (:func:`symgraph.rl.checkpoint.describe_call`: the arguments, defaults
+    applied, the env of ``from_env`` described by its spaces), so that ``Class.load(path)`` can rebuild the
+    learner. The outermost recorded call wins: ``from_env`` over the ``__init__`` it calls, a subclass's
+    ``__init__`` over its base's; an ``__init__`` that is not the learner's own class's (a subclass that did
+    not decorate its own) records nothing, leaving ``config`` None (not rebuildable)."""
+    signature = inspect.signature(method)
+    names = list(signature.parameters)
+    var_keyword = next((n for n, p in signature.parameters.items() if p.kind is p.VAR_KEYWORD), None)
+    if any(p.kind is p.VAR_POSITIONAL for p in signature.parameters.values()):
+        raise TypeError(f"records_config: {method.__qualname__} takes *args; a recorded call must name its "
+                        f"arguments")
+    build = "from_env" if method.__name__ == "from_env" else "init"
+
+    @functools.wraps(method)
+    def recorded(first, *args, **kwargs):
+        result = method(first, *args, **kwargs)
+        learner = result if build == "from_env" else first
+        if build == "init" and getattr(type(learner).__init__, "__wrapped__", None) is not method:
+            return result
+        bound = signature.bind(first, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = {name: value for name, value in bound.arguments.items() if name not in (names[0], var_keyword)}
+        arguments.update(bound.arguments.get(var_keyword, {}))
+        learner.config = checkpoint.describe_call(build, arguments, learner.seed)
+        return result
+
+    return recorded
+
+
+class class_or_instance_method:
+    """A method bound to the class when called on the class and to the instance when called on an instance:
+    ``fn(target, ...)`` receives either, and tells them apart with ``isinstance(target, type)``. This is what
+    lets ``PPO.load(path)`` build a new learner and ``learner.load(path)`` load into an existing one."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, instance, owner):
+        return types.MethodType(self.fn, owner if instance is None else instance)
 
 
 class Learner:
@@ -35,6 +91,8 @@ class Learner:
         self.graph = Graph(type(self).__name__, seed=self.seed)
         self.rng = np.random.default_rng(self.seed)
         self._function_seeds = np.random.SeedSequence(self.seed)
+        #: How the learner was built (see :func:`records_config`); None: it cannot be rebuilt from a file.
+        self.config = None
 
     def function_seed(self):
         """A new seed for one of this learner's compiled functions (deterministic given ``seed``)."""
@@ -70,10 +128,25 @@ class Learner:
         """Called by ``run`` at the end of each episode (no-op unless a learner needs it)."""
 
     def save(self, path):
-        """Save every variable of the learner (networks, optimizer state, counters) to ``path`` (.npz)."""
-        return io.save_variables(path, graph=self.graph)
+        """Save the learner to one ``.npz`` file at ``path`` (exactly that path: no suffix is added), written
+        atomically: every variable (networks, optimizer state, target networks, counters), its random state
+        (the compiled functions' keys, ``rng``, the seed sequence) and its config
+        (:mod:`symgraph.rl.checkpoint`). Returns ``path``."""
+        return checkpoint.save_learner(self, path)
 
-    def load(self, path):
-        """Load variables saved by ``save`` into this learner (same architecture); nothing half-loaded."""
-        io.load_variables(path, graph=self.graph)
-        return self
+    @class_or_instance_method
+    def load(target, path):
+        """Load a checkpoint written by :meth:`save` (or by ``symgraph.rl.run(..., checkpoint_path=...)``).
+
+        - On the class, ``PPO.load(path)``: a **new** learner rebuilt from the stored config, with all its
+          state restored (``act`` gives the actions the saved learner would have given). A learner built with
+          code (an actor factory, a schedule...) cannot be rebuilt from data: that raises a
+          :class:`~symgraph.SaveLoadError` telling to build it the same way and call ``learner.load(path)``.
+        - On an instance, ``learner.load(path)``: loads the variables and random state into this learner,
+          which must have the same class and architecture; all or nothing (a
+          :class:`~symgraph.SaveLoadError` names every missing or misshapen entry and nothing is changed).
+          Returns the learner.
+        """
+        if isinstance(target, type):
+            return checkpoint.load_new(target, path)
+        return checkpoint.load_into(target, path)

@@ -42,8 +42,9 @@ distributed actors:
 Example (rl-baselines3-zoo's tuned CartPole-v1 settings)::
 
     from symgraph import rl
-    from symgraph.function import function
-from symgraph.nn import schedules
+    from symgraph.nn import schedules
+
+    env = rl.envs.make_env("CartPole-v1")
     agent = rl.DQN.from_env(env, batch_size=64, lr=2.3e-3, hidden=(256, 256), gradient_steps=128,
                             target_update_period=128, epsilon=schedules.linear(1.0, 0.04, 8000))
     rl.run(env, agent, rl.Buffer(100_000), update_every=256, update_after=1000, max_steps=50_000)
@@ -70,6 +71,7 @@ from symgraph.nn.optimizers import Adam
 from symgraph.nodes import Placeholder, Tensor, Variable, apply, item
 from symgraph.rl import losses
 from symgraph.rl.agents import hard_updates, polyak_updates
+from symgraph.rl.learners.base import records_config
 from symgraph.rl.learners.off_policy import OffPolicyLearner, env_spaces
 from symgraph.rl.networks import CNNCritic, MLPCritic
 
@@ -188,6 +190,7 @@ class DQN(OffPolicyLearner):
     ``update(buffer)`` returns ``{"loss", "q", "grad_norm"}`` (means over the gradient steps).
     """
 
+    @records_config
     def __init__(self, state_shape, actions_shape, batch_size, critic=None, lr=1e-3, gamma=0.99, *,
                  double=False, dueling=False, noisy=False, n_step=1, prioritized=False, categorical=False,
                  atoms=51, v_min=-10.0, v_max=10.0, target_update_period=1000, tau=1.0, epsilon=None,
@@ -348,6 +351,7 @@ class DQN(OffPolicyLearner):
     # -----------------------------------------------------------------------------------------------------
 
     @classmethod
+    @records_config
     def from_env(cls, env, batch_size=32, critic=None, **kwargs):
         """A DQN for ``env``'s spaces (an env or an id): ``state_shape``, the number of actions and the
         observation dtype come from the env; the default critic is an MLP, or the Nature-DQN CNN

@@ -14,7 +14,7 @@ One ``update(buffer)`` call makes ``gradient_steps`` gradient steps in **one** c
    ``batch_size`` from the buffer's sum tree), compute their (n-step) returns and discounts, and reshape them
    to ``(gradient_steps, batch_size, ...)``;
 2. ``jax.lax.scan`` the phases' ``.pure`` views over those minibatches inside one ``jax.jit``
-   (:meth:`OffPolicyLearner.pure_update`), the state (parameters, optimizer moments, target networks,
+   (:meth:`OffPolicyLearner.update_pure`), the state (parameters, optimizer moments, target networks,
    counters, random keys) carried from step to step;
 3. write the new state back into the Variables, and the new priorities (``|delta|``) into the buffer.
 
@@ -24,8 +24,10 @@ vector environments), and drawing the minibatches on the host costs far less tha
 feed (measured on a 2-core CPU: about 0.3 ms to draw 128 minibatches of 64 CartPole transitions, against
 60 to 130 ms for the 128 gradient steps of a [256, 256] Q-network; 0.03 to 0.07 ms for one SAC minibatch of
 256, against 0.4 ms for its gradient step with tiny networks). The compiled update is a pure
-function of ``(state, batches)``, so a loop with an on-device replay (JAX environments) scans the same
-:meth:`OffPolicyLearner.pure_update` without a second implementation of any algorithm.
+function of ``(state, batch)``, so a loop with an on-device replay (JAX environments, :mod:`symgraph.rl.fused`)
+scans the same :meth:`OffPolicyLearner.update_pure` without a second implementation of any algorithm:
+:attr:`OffPolicyLearner.state` is the learner's state as a dict (acting included), :meth:`OffPolicyLearner.act_pure`
+acting as a pure function of it, and :meth:`OffPolicyLearner.set_state` writes a state back.
 
 Transitions. ``run`` pushes ``"state"``, ``"action"``, ``"reward"``, ``"next-state"``, ``"terminal"`` and
 ``"truncated"``. A minibatch fed to the phases holds ``"state"``, ``"action"``, ``"reward"`` (the n-step
@@ -153,7 +155,7 @@ class OffPolicyLearner(Learner):
         return fn
 
     def _compile(self):
-        """Gather the state the phases read and write, and jit :meth:`pure_update`."""
+        """Gather the state the phases (and the acting functions) read and write, and jit :meth:`update_pure`."""
         names, keys = {}, {}
         for phase in self._phases:
             for name in phase.function.state:
@@ -167,46 +169,81 @@ class OffPolicyLearner(Learner):
         written = {v for phase in self._phases for v in phase.updated} | {self.gradient_step}
         self._written = [v for v in self._state_variables if v in written]
         self._keys = keys
-        self._compiled = jax.jit(self.pure_update)
+        self._acting = [self.act_function, self.greedy_function]
+        acting = {n for fn in self._acting for n in fn.state if n != fn.key_name and n not in names}
+        self._acting_variables = [variables[n] for n in sorted(acting)]
+        self._compiled = jax.jit(self.update_pure)
 
     # -----------------------------------------------------------------------------------------------------
-    # The compiled update
+    # The pure views (for compiled loops)
 
-    @property
-    def train_state(self):
-        """``{name: value}`` of everything the update reads and writes: Variables (parameters, optimizer
-        state, target networks, counters) and the phases' random keys. The ``state`` of :meth:`pure_update`."""
+    def _update_state(self):
+        """The part of :attr:`state` that :meth:`update_pure` reads and writes."""
         state = {v.name: v.device_value for v in self._state_variables}
         state.update(self._keys)
         return state
 
-    def load_train_state(self, state):
-        """Write a state returned by :meth:`pure_update` back into the Variables (and the random keys)."""
+    @property
+    def state(self):
+        """The learner's state: ``{name: array}`` of everything :meth:`update_pure` reads and writes
+        (parameters, optimizer state, target networks, counters, the phases' random keys) and what acting
+        reads and writes (the exploring-action counter ``act_steps``, the acting functions' keys)."""
+        state = self._update_state()
+        state.update({v.name: v.device_value for v in self._acting_variables})
+        for fn in self._acting:
+            state.update(fn.state)
+        return state
+
+    def set_state(self, state):
+        """Write a state (as :attr:`state`, :meth:`update_pure` and :meth:`act_pure` give) back into the
+        Variables and random keys; each value is checked against its Variable's shape and dtype."""
+        missing = [name for name in self.state if name not in state]
+        if missing:
+            raise KeyError(f"{type(self).__name__}.set_state: the state lacks {missing}; start from "
+                           f"learner.state and pass what update_pure/act_pure return")
+        for variable in self._state_variables + self._acting_variables:
+            variable.update(state[variable.name])
+        for name in self._keys:
+            self._keys[name] = state[name]
+        for fn in self._acting:
+            if fn.key_name is not None:
+                fn._key = state[fn.key_name]
+
+    def _write_state(self, state):
+        """:meth:`set_state` for the output of the compiled update, whose values have the Variables' own
+        shapes and dtypes: only the written entries, without the checks (as compiled functions write)."""
         for variable in self._written:
-            value = state[variable.name]
-            if isinstance(value, jax.Array) and value.shape == variable.aval.shape \
-                    and value.dtype == variable.aval.dtype:
-                variable._value = value  # what Function's own write-back does (update() re-checks and copies)
-            else:
-                variable.update(value)
+            variable._value = state[variable.name]
         for name in self._keys:
             self._keys[name] = state[name]
 
-    def pure_update(self, state, batches):
-        """``(new_state, metrics)``: one gradient step per leading entry of ``batches`` (a dict of
-        :data:`BATCH_FIELDS` arrays of shape ``(steps, batch_size, ...)``), with ``jax.lax.scan`` over the
-        phases' ``.pure`` views. Pure: jit-, vmap- and scan-able; writes nothing back.
+    def act_pure(self, state, states):
+        """``(actions, new_state)``: exploring actions (in the env's units; :meth:`act` with
+        ``deterministic=False``, including the exploration the learner does itself) for a batch of
+        ``states``, as a pure function of :attr:`state`: jit-, vmap- and scan-able."""
+        return self.act_function.pure(state, states)
+
+    def greedy_pure(self, state, states):
+        """``(actions, new_state)``: the deterministic actions of :meth:`act` with ``deterministic=True`` for
+        a batch of ``states``, as a pure function of :attr:`state`."""
+        return self.greedy_function.pure(state, states)
+
+    def update_pure(self, state, batch):
+        """``(metrics, new_state)``: one gradient step per leading entry of ``batch`` (a dict of
+        :data:`BATCH_FIELDS` arrays of shape ``(steps, batch_size, ...)``, as :meth:`sample_batches` gives),
+        with ``jax.lax.scan`` over the phases' ``.pure`` views. Pure: jit-, vmap- and scan-able; writes
+        nothing back; ``state`` may hold more entries than the update uses (they are passed through).
 
         ``metrics`` maps each phase output to its mean over the steps where it ran, and ``"priority"`` (if
         any) to the ``(steps, batch_size)`` new priorities.
         """
         counter = self.gradient_step.name
 
-        def step(state, batch):
+        def step(state, minibatch):
             t = state[counter]
             outputs = {}
             for phase in self._phases:
-                args = [batch[f] for f in phase.fields]
+                args = [minibatch[f] for f in phase.fields]
 
                 def run(st, phase=phase, args=args):
                     return phase.function.pure(st, *args)
@@ -227,9 +264,9 @@ class OffPolicyLearner(Learner):
             state[counter] = t + 1
             return state, outputs
 
-        state, outputs = jax.lax.scan(step, state, batches)
+        state, outputs = jax.lax.scan(step, state, batch)
         metrics = {k: (v if k == "priority" else jnp.nanmean(v)) for k, v in outputs.items()}
-        return state, metrics
+        return metrics, state
 
     # -----------------------------------------------------------------------------------------------------
     # Replay
@@ -338,8 +375,8 @@ class OffPolicyLearner(Learner):
         batches, indices = self.sample_batches(buffer)
         if batches is None:
             return None
-        state, metrics = self._compiled(self.train_state, batches)
-        self.load_train_state(state)
+        metrics, state = self._compiled(self._update_state(), batches)
+        self._write_state(state)
         priorities = metrics.pop("priority", None)
         if self.prioritized and priorities is not None:
             buffer.update_priorities(indices, np.asarray(priorities).reshape(-1))

@@ -48,6 +48,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import symgraph.tensor as T
 from symgraph import nn
@@ -58,6 +59,7 @@ from symgraph.nodes import Placeholder, Variable
 from symgraph.rl import returns
 from symgraph.rl.agents import Actor, Critic, resolve_distribution
 from symgraph.rl.envs import space_info
+from symgraph.rl.fused.envs import as_jax_env, is_jax_env
 from symgraph.rl.learners.base import Learner
 from symgraph.rl.networks import CNNActor, CNNCritic, MLPActor, MLPCritic
 
@@ -385,6 +387,11 @@ class OnPolicyLearner(Learner):
             extras["raw-action"] = out[-1]
         return (out[0], extras), state
 
+    def greedy_pure(self, state, states):
+        """The greedy (mode) environment actions for a batch of ``states`` as a pure function of
+        :attr:`state`: ``(actions, state)``, as ``act(states, deterministic=True)``."""
+        return self._mode_fn.pure(state, states)
+
     @property
     def state(self):
         """The learner's state read and written by :meth:`update_pure`: ``{name: array}`` of the networks'
@@ -530,6 +537,7 @@ class OnPolicyLearner(Learner):
                            needs_critic):
         """``(space info, learner keyword arguments, actor factory, critic factory)`` for ``env``'s spaces."""
         owner = f"{cls.__name__}.from_env"
+        env = as_jax_env(env) if is_jax_env(env) else env
         info = space_info(env)
         if info.n_states is not None or len(info.obs_shape) == 0:
             raise TypeError(f"{owner}: the env has Discrete observations (state indices); wrap it so that it "
@@ -590,7 +598,9 @@ class OnPolicyLearner(Learner):
 
 
 def episode_limit(env):
-    """The env's registered episode limit (its spec's ``max_episode_steps``), or None."""
+    """The env's registered episode limit (its spec's ``max_episode_steps``; a gymnax env's
+    ``max_steps_in_episode``), or None."""
+    env = as_jax_env(env) if is_jax_env(env) else env
     spec = getattr(env, "spec", None)
     if spec is None and hasattr(env, "unwrapped") and hasattr(env.unwrapped, "envs"):
         spec = getattr(env.unwrapped.envs[0], "spec", None)
@@ -598,10 +608,21 @@ def episode_limit(env):
 
 
 def make_optimizer(owner, name, loss, params, lr, max_grad_norm, optimizer="adam"):
-    """Adam (eps 1e-5, as SB3's and PureJaxRL's PPO) or RMSProp (decay 0.99, eps 1e-5, as SB3's A2C)."""
-    if optimizer == "adam":
-        return nn.optimizers.Adam(loss, lr=lr, eps=1e-5, params=params, max_grad_norm=max_grad_norm, name=name)
-    if optimizer == "rmsprop":
+    """Adam (eps 1e-5, as SB3's and PureJaxRL's PPO) or RMSProp (decay 0.99, eps 1e-5, as SB3's A2C).
+
+    A numeric ``lr`` is held in the optimizer's state (``optax.inject_hyperparams``; the learner's state entry
+    whose name ends in ``hyperparams/learning_rate``), so that a compiled loop can give each seed its own
+    (:func:`symgraph.rl.train`'s ``state_overrides``); a schedule is evaluated from the step count."""
+    if optimizer not in ("adam", "rmsprop"):
+        raise ValueError(f"{owner}: optimizer must be 'adam' or 'rmsprop', got {optimizer!r}")
+    if callable(lr):
+        if optimizer == "adam":
+            return nn.optimizers.Adam(loss, lr=lr, eps=1e-5, params=params, max_grad_norm=max_grad_norm, name=name)
         return nn.optimizers.RMSProp(loss, lr=lr, decay=0.99, eps=1e-5, params=params,
                                      max_grad_norm=max_grad_norm, name=name)
-    raise ValueError(f"{owner}: optimizer must be 'adam' or 'rmsprop', got {optimizer!r}")
+    lr = real(owner, "lr", lr, 0.0)
+    if optimizer == "adam":
+        transform = optax.inject_hyperparams(optax.adam)(learning_rate=lr, eps=1e-5)
+    else:
+        transform = optax.inject_hyperparams(optax.rmsprop)(learning_rate=lr, decay=0.99, eps=1e-5)
+    return nn.optimizers.Optimizer(transform, loss, params, lr=lr, max_grad_norm=max_grad_norm, name=name)

@@ -47,6 +47,7 @@ from symgraph.function import function
 from symgraph.graph import Scope
 from symgraph.nodes import Placeholder, apply
 from symgraph.rl import losses
+from symgraph.rl.learners.base import records_config
 from symgraph.rl.learners.on_policy import (
     OnPolicyLearner,
     _standardize,
@@ -108,6 +109,7 @@ class PPO(OnPolicyLearner):
     ``explained_variance`` of the returns by the values, ``lr`` and ``clip``.
     """
 
+    @records_config
     def __init__(self, state_shape, actions_shape, batch_size, actor, critic, lr=1e-3, K_epochs=80, eps_clip=0.2,
                  gamma=0.99, entropy_beta=0.01, *, n_steps=2048, n_envs=1, lam=0.95, vf_coef=0.5, clip_vf=None,
                  max_grad_norm=0.5, normalize_advantage=True, anneal_lr=False, anneal_clip=False,
@@ -239,6 +241,7 @@ class PPO(OnPolicyLearner):
         return metrics, state
 
     @classmethod
+    @records_config
     def from_env(cls, env, *, batch_size=64, actor=None, critic=None, hidden=(64, 64), activation="tanh",
                  actions_distribution=None, log_std_init=0.0, **kwargs):
         """A PPO learner for ``env``'s spaces (a single or vector gymnasium env).

@@ -36,6 +36,7 @@ from symgraph.function import function
 from symgraph.graph import Scope
 from symgraph.nodes import Placeholder, apply
 from symgraph.rl import losses, returns
+from symgraph.rl.learners.base import records_config
 from symgraph.rl.learners.on_policy import (
     OnPolicyLearner,
     episode_limit,
@@ -101,6 +102,7 @@ class REINFORCE(OnPolicyLearner):
     #: No critic, so no ``value(states)`` hook: ``run`` then ends truncated paths without a bootstrap.
     value = None
 
+    @records_config
     def __init__(self, state_shape, actions_shape, n_episodes, episode_length, actor, lr=1e-3, gamma=0.99, *,
                  normalize_advantage=True, baseline=None, entropy_beta=0.0, max_grad_norm=None, optimizer="adam",
                  n_envs=1, action_bounds=None, action_start=0, state_dtype="float32", seed=None):
@@ -174,6 +176,7 @@ class REINFORCE(OnPolicyLearner):
         return metrics, state
 
     @classmethod
+    @records_config
     def from_env(cls, env, *, n_episodes=4, episode_length=None, actor=None, hidden=(64, 64), activation="tanh",
                  actions_distribution=None, log_std_init=0.0, **kwargs):
         """A REINFORCE learner for ``env``'s spaces (single or vector gymnasium env; see

@@ -42,6 +42,7 @@ import numpy as np
 import symgraph.tensor as T
 from symgraph.nn.optimizers import Adam
 from symgraph.nodes import Placeholder, Variable
+from symgraph.rl.learners.base import records_config
 from symgraph.rl.learners.off_policy import ContinuousActions, OffPolicyLearner, env_spaces, soft_updates
 from symgraph.rl.networks import MLPActor, MLPCritic
 
@@ -82,6 +83,7 @@ class SAC(ContinuousActions, OffPolicyLearner):
     one-sample estimate :math:`-\\log\\pi`; ``alpha_loss`` too when learned).
     """
 
+    @records_config
     def __init__(self, state_shape, actions_shape, batch_size, actor=None, critic=None, lr=3e-4, gamma=0.99,
                  tau=0.005, *, alpha="auto", target_entropy="auto", alpha_init=1.0, actor_lr=None, critic_lr=None,
                  alpha_lr=None, n_critics=2, target_update_period=1, action_low=-1.0, action_high=1.0,
@@ -187,6 +189,7 @@ class SAC(ContinuousActions, OffPolicyLearner):
         return float(np.exp(self.log_alpha.value if isinstance(self.log_alpha, Variable) else self.log_alpha.get()))
 
     @classmethod
+    @records_config
     def from_env(cls, env, batch_size=256, actor=None, critic=None, **kwargs):
         """A SAC learner for ``env``'s spaces (an env or an id); other arguments as :class:`SAC`.
 

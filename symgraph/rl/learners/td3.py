@@ -44,6 +44,7 @@ import numbers
 import symgraph.tensor as T
 from symgraph.nn.optimizers import Adam
 from symgraph.nodes import Placeholder
+from symgraph.rl.learners.base import records_config
 from symgraph.rl.learners.off_policy import ContinuousActions, OffPolicyLearner, env_spaces, soft_updates
 from symgraph.rl.networks import MLPActor, MLPCritic
 
@@ -90,6 +91,7 @@ class TD3(ContinuousActions, OffPolicyLearner):
     policy steps of the call; NaN if none).
     """
 
+    @records_config
     def __init__(self, state_shape, actions_shape, batch_size, actor=None, critic=None, lr=1e-3, gamma=0.99,
                  tau=0.005, *, policy_delay=2, target_noise=0.2, noise_clip=0.5, n_critics=2, actor_lr=None,
                  critic_lr=None, action_low=-1.0, action_high=1.0, random_steps=0, gradient_steps=1, n_step=1,
@@ -164,6 +166,7 @@ class TD3(ContinuousActions, OffPolicyLearner):
         self._compile()
 
     @classmethod
+    @records_config
     def from_env(cls, env, batch_size=256, actor=None, critic=None, **kwargs):
         """A learner for ``env``'s spaces (an env or an id): the state shape and dtype, the action shape and
         bounds come from the env. Other arguments as the class.
@@ -183,6 +186,7 @@ class DDPG(TD3):
     noise=learner.make_noise(0.1))`` (or ``make_noise(0.2, "ou")``).
     """
 
+    @records_config
     def __init__(self, state_shape, actions_shape, batch_size, actor=None, critic=None, lr=0.001, gamma=0.99,
                  tau=0.01, *, actor_lr=None, critic_lr=None, action_low=-1.0, action_high=1.0, random_steps=0,
                  gradient_steps=1, n_step=1, prioritized=False, hidden=(256, 256), max_grad_norm=None,

@@ -242,7 +242,7 @@ def test_prioritised_weights_scale_the_loss():
     deltas = np.where(indices == 0, 2.0, -3.0)
     weights = batches["weight"].reshape(-1)
     np.testing.assert_allclose(weights, np.where(indices == 0, 1.0, (1.0 + 1e-6) / (4.0 + 1e-6)), rtol=1e-5)
-    _, metrics = agent.pure_update(agent.train_state, batches)
+    metrics, _ = agent.update_pure(agent.state, batches)
     assert float(metrics["loss"]) == pytest.approx(np.mean(weights * 0.5 * deltas ** 2), rel=1e-5)
 
 
@@ -274,11 +274,11 @@ def test_target_updates_every_period_with_polyak_averaging():
                 gradient_steps=2, epsilon=0.0, seed=0)
     set_tables(agent, np.ones((N_STATES, 2)), np.zeros((N_STATES, 2)))
     buffer = one_transition(r=3.0)
-    state, _ = agent.pure_update(agent.train_state, agent.sample_batches(buffer)[0])
+    _, state = agent.update_pure(agent.state, agent.sample_batches(buffer)[0])
     online, target = agent.critic.variables[0].name, agent.target.variables[0].name
     assert not np.allclose(state[online], 1.0)  # it learned
     np.testing.assert_allclose(state[target], 0.5 * np.asarray(state[online]), rtol=1e-6)
-    agent.load_train_state(state)
+    agent.set_state(state)
     assert agent.gradient_step.value == 2
 
 

@@ -59,12 +59,12 @@ def test_gradient_steps_in_one_call_equal_one_call_per_step(cls):
     optimizer state, same counters (TD3's delay), same random draws (SAC, TD3's smoothing)."""
     buffer = (random_buffer(3, lambda rng: np.int32(rng.integers(2))) if cls is DQN else continuous_buffer())
     agent = small(cls, gradient_steps=4)
-    update = jax.jit(agent.pure_update)
+    update = jax.jit(agent.update_pure)
     batches, _ = agent.sample_batches(buffer)
-    state_many, metrics = update(agent.train_state, batches)
-    state_one = agent.train_state
+    metrics, state_many = update(agent.state, batches)
+    state_one = agent.state
     for k in range(4):
-        state_one, _ = update(state_one, {f: v[k:k + 1] for f, v in batches.items()})
+        _, state_one = update(state_one, {f: v[k:k + 1] for f, v in batches.items()})
     assert set(state_many) == set(state_one)
     for name in state_many:
         np.testing.assert_allclose(np.asarray(state_many[name], np.float64), np.asarray(state_one[name], np.float64),
@@ -122,8 +122,8 @@ def test_ddpg_is_td3_with_one_critic_no_delay_and_no_smoothing():
     assert len(ddpg.critics) == 1 and isinstance(ddpg, TD3)
     buffer = continuous_buffer()
     batches, _ = ddpg.sample_batches(buffer)
-    state_ddpg, metrics = ddpg.pure_update(ddpg.train_state, batches)
-    state_td3, _ = td3.pure_update(td3.train_state, batches)
+    metrics, state_ddpg = ddpg.update_pure(ddpg.state, batches)
+    _, state_td3 = td3.update_pure(td3.state, batches)
     assert np.isfinite(float(metrics["actor_loss"]))   # the policy learns at every step
     for v in ddpg.actor.params + ddpg.critics[0].params:
         np.testing.assert_allclose(state_ddpg[v.name], state_td3[v.name], rtol=1e-6, err_msg=v.name)

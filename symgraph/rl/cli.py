@@ -1,0 +1,821 @@
+"""The command line, ``symgraph-rl`` (also ``python -m symgraph.rl``): train, evaluate, plot, bandits, list.
+
+- ``train ALGO ENV``: trains with the tuned settings of :mod:`symgraph.rl.zoo` (or the learner's defaults,
+  with a note, for a pair without an entry), through :func:`symgraph.rl.run` (tabular agents: the
+  :class:`~symgraph.rl.tabular.Trainer`), and leaves in the log directory ``progress.csv`` (one row per
+  episode and per evaluation, :class:`~symgraph.rl.logging.Logger`), ``learning_curve.png``,
+  ``checkpoint.npz`` (``learner.save``) and ``config.json`` (the settings used and the result).
+- ``evaluate CHECKPOINT``: loads a checkpoint and reports the mean and standard deviation of its greedy
+  return.
+- ``plot LOGDIR...``: learning curves (mean and 95% bootstrap interval over seeds) as a PNG.
+- ``bandit --agent A --bandit B``: a bandit run, its regret curve and summary.
+- ``list``: the algorithms, the environments and the tuned pairs.
+
+What the commands say goes through the ``logging`` logger ``symgraph.rl.cli``, which :func:`main` sends to
+standard output; progress bars go to standard error (only on a terminal, outside CI, and not with
+``--no-progress``). Bad arguments exit with status 2 and an argparse-style message listing the valid
+choices; a failure while training (e.g. a diverging loss) exits with status 1.
+"""
+
+import argparse
+import difflib
+import inspect
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+import symgraph
+from symgraph.errors import SaveLoadError
+from symgraph.io import atomic_write
+from symgraph.rl import bandits, checkpoint, envs, plotting, zoo
+from symgraph.rl.logging import CSV_NAME, Logger
+from symgraph.rl.progress import progress_bar, progress_enabled
+
+__all__ = ["main", "build_parser", "parse_setting", "evaluate_policy"]
+
+log = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.json"
+CHECKPOINT_NAME = "checkpoint.npz"
+CURVE_NAME = "learning_curve.png"
+#: Evaluation episodes are seeded from ``seed + EVAL_SEED_OFFSET`` (as ``rl.run``'s own evaluations).
+EVAL_SEED_OFFSET = 1_000_000
+#: Checkpoints written per training run (``run``'s ``checkpoint_every`` is the budget over this).
+CHECKPOINTS_PER_RUN = 10
+
+_BANDITS = {
+    "bernoulli": lambda seed: bandits.BernoulliMAB(arms=10, seed=seed),
+    "gaussian": lambda seed: bandits.GaussianMAB(bandits=1, arms=10, seed=seed),
+    "wheel": lambda seed: bandits.WheelBandit(delta=0.5, seed=seed),
+}
+_BANDIT_HELP = {"bernoulli": "10 Bernoulli arms, probabilities drawn uniformly",
+                "gaussian": "10 Gaussian arms, means drawn from N(0, 1), noise 1",
+                "wheel": "the wheel bandit (Riquelme et al. 2018), delta 0.5"}
+_MAB_AGENTS = {
+    "epsilon-greedy": (bandits.EpsilonGreedy, ("bernoulli", "gaussian")),
+    "ucb1": (bandits.UCB1, ("bernoulli", "gaussian")),
+    "bayesian-ucb": (bandits.BayesianUCB, ("bernoulli",)),
+    "thompson": (bandits.ThompsonSampling, ("bernoulli",)),
+    "gaussian-thompson": (bandits.GaussianThompsonSampling, ("bernoulli", "gaussian")),
+    "gradient": (bandits.GradientBandit, ("bernoulli", "gaussian")),
+}
+_CONTEXTUAL_AGENTS = {
+    "linear-posterior": bandits.LinearPosterior, "neural-linear": bandits.NeuralLinearPosterior,
+    "neural-greedy": bandits.NeuralGreedy, "bootstrap": bandits.Bootstrap,
+    "noise-sampling": bandits.NeuralNoiseSampling, "variational": bandits.Variational, "uniform": bandits.Uniform,
+}
+_BANDIT_AGENTS = {**{k: v for k, (v, _) in _MAB_AGENTS.items()}, **_CONTEXTUAL_AGENTS}
+
+
+class UsageError(Exception):
+    """A bad command-line argument: :func:`main` reports it as argparse does (status 2)."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# --set key=value
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() and not any(c in text.lower() for c in ".en") else value
+
+
+def _guess(text):
+    """A value of unknown type: None, a bool, a number, a tuple (commas) or the string itself."""
+    lowered = text.strip().lower()
+    if lowered == "none":
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if "," in text or (text.strip()[:1] and text.strip()[0] in "(["):
+        return _tuple(text)
+    number = _number(text)
+    return text if number is None else number
+
+
+def _tuple(text):
+    inner = text.strip().strip("()[]")
+    items = [item.strip() for item in inner.split(",") if item.strip()]
+    return tuple(_guess(item) for item in items)
+
+
+def parse_setting(key, text, default):
+    """The value of ``--set key=text`` for a setting whose default is ``default``: parsed as a bool
+    (``true/false/yes/no/on/off/1/0``), an int (``1e5`` is 100000), a float, a tuple (``64,64`` or
+    ``(64, 64)``) or a string (a number when it reads as one: ``alpha=0.1`` of a setting whose default is
+    ``"auto"``) after the default's type; ``none`` is None for any setting. A default of None (or none)
+    guesses the type from the text.
+
+    Raises:
+        UsageError: the text does not read as the setting's type (the message names the key, the type,
+            the default and the text).
+    """
+    if text.strip().lower() == "none":
+        return None
+    kind = type(default)
+    what = {bool: "true or false", int: "an int", float: "a number", tuple: "a tuple such as 64,64"}.get(kind)
+
+    def bad():
+        return UsageError(f"--set {key}={text}: {key} takes {what} (its default is {default!r}), got {text!r}")
+
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered not in _TRUE + _FALSE:
+            raise bad()
+        return lowered in _TRUE
+    if kind is int:
+        number = _number(text)
+        if number is None or float(number) != int(float(number)):
+            raise bad()
+        return int(float(number))
+    if kind is float:
+        number = _number(text)
+        if number is None:
+            raise bad()
+        return float(number)
+    if kind is tuple:
+        return _tuple(text)
+    if kind is str:
+        number = _number(text)
+        return text if number is None else number
+    return _guess(text)
+
+
+def _apply_settings(pairs, algo, learner, run):
+    """Apply ``--set key=value`` pairs to the learner kwargs and run settings; returns the overrides."""
+    parameters = zoo.learner_parameters(algo)
+    run_keys = zoo.run_defaults(algo)
+    overrides = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--set {pair!r}: expected key=value (e.g. --set lr=3e-4 hidden=64,64)")
+        if key in run_keys:
+            run[key] = overrides[key] = parse_setting(key, text, run_keys[key])
+        elif key in parameters:
+            default = parameters[key]
+            if default is None or default is inspect.Parameter.empty:
+                default = learner.get(key)  # the type of the entry's value, if it gives one
+            learner[key] = overrides[key] = parse_setting(key, text, default)
+        else:
+            close = difflib.get_close_matches(key, [*parameters, *run_keys], n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise UsageError(f"--set: unknown key {key!r} for {algo}{hint}; valid keys: learner "
+                             f"{', '.join(sorted(parameters))}; run {', '.join(sorted(run_keys))}")
+    _check_run(run)
+    return overrides
+
+
+_RUN_MINIMUM = {"n_envs": 1, "total_steps": 1, "buffer_size": 1, "update_every": 1, "update_after": 0,
+                "n_episodes": 1, "evaluations": 0, "eval_episodes": 1}
+
+
+def _check_run(run):
+    for key, minimum in _RUN_MINIMUM.items():
+        if key in run and (not isinstance(run[key], int) or isinstance(run[key], bool) or run[key] < minimum):
+            raise UsageError(f"--set {key}: must be an int >= {minimum}, got {run[key]!r}")
+    if run.get("noise", None) not in (None, "gaussian", "ou"):
+        raise UsageError(f"--set noise: must be gaussian, ou or none, got {run['noise']!r}")
+    for key, low, high in (("noise_sigma", 0, np.inf), ("exploration_initial", 0, 1), ("exploration_final", 0, 1),
+                           ("exploration_fraction", 0, 1)):
+        value = run.get(key, low)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
+            raise UsageError(f"--set {key}: must be a number in [{low}, {high}], got {value!r}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Environments
+
+
+def _check_env(algo, env_id):
+    """Make ``env_id`` once (a clear error if it is unknown or needs a missing extra) and check that
+    ``algo`` suits its spaces (an error listing the algorithms that do)."""
+    if env_id not in gymnasium.registry:
+        tuned = sorted({e for _, e in zoo.entries()})
+        close = difflib.get_close_matches(env_id, list(gymnasium.registry), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise UsageError(f"unknown env {env_id!r}{hint}; envs with tuned settings: {', '.join(tuned)}; any "
+                         f"other gymnasium id works with the learner's defaults (see 'symgraph-rl list')")
+    try:
+        env = gymnasium.make(env_id)
+    except gymnasium.error.DependencyNotInstalled as exc:
+        raise UsageError(f"env {env_id!r} needs a package that is not installed: {exc}") from None
+    observation, action = env.observation_space, env.action_space
+    env.close()
+    problem = _mismatch(algo, observation, action)
+    if problem:
+        fits = [a for a in zoo.ALGORITHMS if _mismatch(a, observation, action) is None]
+        raise UsageError(f"{problem}; {env_id} has observations {observation} and actions {action}; "
+                         f"algorithms for {env_id}: {', '.join(fits) or 'none'}")
+
+
+def _mismatch(algo, observation, action):
+    """Why ``algo`` cannot learn with these spaces, or None."""
+    if zoo.family(algo) == "tabular":
+        if not (isinstance(observation, spaces.Discrete) and isinstance(action, spaces.Discrete)):
+            return "tabular agents need Discrete observations and actions"
+    elif isinstance(observation, spaces.Discrete):
+        return f"{algo} needs vector observations, not state indices (use a tabular agent)"
+    elif algo == "dqn" and not isinstance(action, spaces.Discrete):
+        return "dqn needs Discrete actions"
+    elif algo in ("ddpg", "td3", "sac") and not isinstance(action, spaces.Box):
+        return f"{algo} needs continuous (Box) actions"
+    elif not isinstance(action, spaces.Discrete | spaces.Box):
+        return f"{algo} needs Discrete or Box actions"
+    return None
+
+
+def evaluate_policy(act, env, episodes, seed):
+    """Returns of ``episodes`` greedy episodes of ``act(observation) -> action`` on ``env``, the ``i``-th
+    reset with ``seed + i`` (a numpy array of floats)."""
+    returns = np.zeros(episodes)
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(act(obs))
+            total += float(reward)
+            done = terminated or truncated
+        returns[i] = total
+    return returns
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Files
+
+
+def _write_json(path, data):
+    text = json.dumps(data, indent=2, default=_json_default) + "\n"
+    atomic_write(path, lambda stream: stream.write(text.encode()))
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def _fresh_dir(path, explicit):
+    """``path``, or when it exists and is not empty: an error (a directory the user named) or the first
+    free ``path-1``, ``path-2``... (a default one). Never reuses a directory that holds files."""
+    path = Path(path)
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        return path
+    if explicit:
+        raise UsageError(f"--logdir {path} exists and is not empty; choose another directory (or remove it)")
+    n = 1
+    while (candidate := path.with_name(f"{path.name}-{n}")).exists():
+        n += 1
+    return candidate
+
+
+def _fresh_file(path):
+    path = Path(path)
+    n = 1
+    candidate = path
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
+# ---------------------------------------------------------------------------------------------------------
+# train
+
+
+class _TrainLog:
+    """``run``'s logger for the command line: every write goes to the CSV log (and TensorBoard), and each
+    evaluation writes one table to the command's output with the evaluation, the training episodes since
+    the last one (their count and mean return) and the latest mean of each update metric."""
+
+    def __init__(self, logdir, tensorboard):
+        self.files = Logger(logdir, formats=("csv", "tensorboard") if tensorboard else ("csv",))
+        self.table = Logger(formats=("stdout",), stream=log)
+        self.returns, self.updates = [], {}
+
+    def write(self, metrics, step):
+        self.files.write(metrics, step)
+        if "episode/return" in metrics:
+            self.returns.append(metrics["episode/return"])
+            self.updates.update({k: v for k, v in metrics.items() if k.startswith("update/")})
+        if "eval/return" in metrics:
+            row = dict(metrics)
+            if self.returns:
+                row.update({"train/episodes": len(self.returns), "train/mean_return": float(np.mean(self.returns))})
+            row.update(self.updates)
+            self.table.write(row, step)
+            self.returns = []
+
+    def close(self):
+        self.files.close()
+        self.table.close()
+
+
+def _start(logdir, config):
+    """Create the log directory and write ``config.json`` (once the learner is built: bad settings leave
+    nothing behind)."""
+    logdir.mkdir(parents=True, exist_ok=True)
+    _write_json(logdir / CONFIG_NAME, config)
+
+
+class _Evaluations:
+    """``run``'s callback that evaluates the greedy policy each time the step count passes a multiple of
+    ``every`` (on the ``episodes`` episodes seeded ``seed``, ``seed + 1``... each time, so that evaluations
+    differ by the policy only) and logs ``eval/return`` and ``eval/std``."""
+
+    def __init__(self, env_id, every, episodes, seed, logger):
+        self.env = gymnasium.make(env_id)
+        self.every, self.episodes, self.seed, self.logger = every, episodes, seed, logger
+        self.next = every
+
+    def evaluate(self, agent, step):
+        returns = evaluate_policy(lambda s: agent.act(s, deterministic=True), self.env, self.episodes, self.seed)
+        self.logger.write({"eval/return": float(returns.mean()), "eval/std": float(returns.std())}, step)
+        return returns
+
+    def __call__(self, state):
+        step = state["total_steps"]
+        if self.every and step >= self.next:
+            self.evaluate(state["agent"], step)
+            self.next = (step // self.every + 1) * self.every
+
+    def close(self):
+        self.env.close()
+
+
+def _plural(n, noun):
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _result(steps, episodes, seconds, returns):
+    return {"total_steps": int(steps), "episodes": int(episodes), "seconds": round(seconds, 2),
+            "final_eval": {"mean": float(returns.mean()), "std": float(returns.std()), "episodes": len(returns)}}
+
+
+def _train_deep(algo, env_id, learner_kwargs, run_settings, seed, logdir, config, progress, tensorboard):
+    """One seed of a deep-RL learner through ``rl.run``; returns the result dict of ``config.json``."""
+    from symgraph.rl.buffer import Buffer
+    from symgraph.rl.run import run
+
+    n_envs, total = run_settings["n_envs"], run_settings["total_steps"]
+    env = envs.make_env(env_id, n_envs=n_envs)
+    try:
+        agent = zoo.make_learner(algo, env, learner_kwargs, run_settings, seed)
+    except (ValueError, TypeError) as exc:
+        env.close()
+        raise UsageError(f"the settings were rejected: {exc}") from None
+    _start(logdir, config)
+    options = {"update_every": 1, "update_after": 1, "wait_end_path": False, "noise": None}
+    if zoo.family(algo) == "on-policy":
+        buffer = Buffer(agent.rollout_size)
+        if getattr(agent, "n_steps", None) is not None:  # rollouts of n_steps (PPO, n-step A2C)
+            options["update_every"] = agent.rollout_size
+        else:  # whole episodes (REINFORCE, episodic A2C): update at episode ends
+            options["wait_end_path"] = True
+    else:
+        buffer = agent.make_buffer(run_settings["buffer_size"], seed=seed)
+        options.update(update_every=run_settings["update_every"], update_after=run_settings["update_after"])
+        if run_settings.get("noise"):
+            options["noise"] = agent.make_noise(run_settings["noise_sigma"], run_settings["noise"])
+    path = logdir / CHECKPOINT_NAME
+    logger = _TrainLog(logdir, tensorboard)
+    count = run_settings["evaluations"]
+    evaluations = _Evaluations(env_id, max(1, total // count) if count else 0, run_settings["eval_episodes"],
+                               seed + EVAL_SEED_OFFSET, logger)
+    start = time.perf_counter()
+    try:
+        result = run(env, agent, buffer, max_steps=total, max_episodes=None, eval_every=0, seed=seed, logger=logger,
+                     progress=progress, callbacks=evaluations, checkpoint_every=max(1, total // CHECKPOINTS_PER_RUN),
+                     checkpoint_path=path, **options)
+        seconds = time.perf_counter() - start
+        agent.save(path)
+        returns = evaluations.evaluate(agent, result.total_steps)  # the final evaluation
+    finally:
+        logger.close()
+        evaluations.close()
+        env.close()
+    return _result(result.total_steps, result.episodes, seconds, returns)
+
+
+def _save_table(agent, algo, env_id, path):
+    """A tabular agent's checkpoint: its Q table and what it is (the library's checkpoints hold learners)."""
+    meta = json.dumps({"algo": algo, "env": env_id, "class": type(agent).__name__})
+
+    def save(stream):
+        np.savez(stream, q_values=agent.q_values, meta=np.array(meta))
+
+    atomic_write(path, save)
+
+
+def _train_tabular(algo, env_id, learner_kwargs, run_settings, seed, logdir, config, progress, tensorboard):
+    """One seed of a tabular agent through the tabular Trainer, run in chunks of ``n_episodes / evaluations``
+    episodes (each ended by the Trainer's evaluation) and logged after each; returns the result dict of
+    ``config.json``."""
+    from symgraph.rl.tabular import Trainer
+
+    env = gymnasium.make(env_id)
+    try:
+        agent = zoo.make_learner(algo, env, learner_kwargs, run_settings, seed)
+    except (ValueError, TypeError) as exc:
+        env.close()
+        raise UsageError(f"the settings were rejected: {exc}") from None
+    _start(logdir, config)
+    total, count = run_settings["n_episodes"], run_settings["evaluations"]
+    every = max(1, total // count) if count else 0
+    trainer = Trainer(agent, env, n_episodes=0, evaluate_frequency=every,
+                      evaluate_episodes=run_settings["eval_episodes"], seed=seed, progress=False)
+    logger = _TrainLog(logdir, tensorboard)
+    steps, done = 0, 0
+    start = time.perf_counter()
+    try:
+        with progress_bar(total, enabled=progress, desc=f"{algo} on {env_id}", unit="episode") as bar:
+            while done < total:
+                trainer.n_episodes = min(every or total, total - done)
+                trainer.train()
+                for episode in range(done, done + trainer.n_episodes):
+                    steps += trainer.episode_lengths[episode]
+                    logger.write({"episode/return": trainer.episode_rewards[episode],
+                                  "episode/length": trainer.episode_lengths[episode]}, steps)
+                done += trainer.n_episodes
+                bar.update(trainer.n_episodes)
+                evaluation = trainer.evaluations[-1] if trainer.evaluations else None
+                if evaluation is not None and evaluation["episode"] == done:
+                    logger.write({"eval/return": evaluation["mean_return"], "eval/std": evaluation["std_return"],
+                                  "eval/success_rate": evaluation["success_rate"]}, steps)
+                    bar.set_return(evaluation["mean_return"])
+        seconds = time.perf_counter() - start
+        _save_table(agent, algo, env_id, logdir / CHECKPOINT_NAME)
+        returns = evaluate_policy(lambda s: agent.act(s, deterministic=True), env, run_settings["eval_episodes"],
+                                  seed + EVAL_SEED_OFFSET)
+        logger.write({"eval/return": float(returns.mean()), "eval/std": float(returns.std())}, steps)
+    finally:
+        logger.close()
+        env.close()
+    return _result(steps, done, seconds, returns)
+
+
+def _train(args):
+    algo, env_id = args.algo, args.env
+    family = zoo.family(algo)
+    _check_env(algo, env_id)
+    learner_kwargs, run_settings, entry = zoo.settings(algo, env_id)
+    overrides = _apply_settings(args.set or [], algo, learner_kwargs, run_settings)
+    if args.steps is not None:
+        if family == "tabular":
+            raise UsageError(f"--steps: {algo} trains by episodes; give --episodes N instead")
+        run_settings["total_steps"] = args.steps
+    if args.episodes is not None:
+        if family != "tabular":
+            raise UsageError(f"--episodes: {algo} trains by environment steps; give --steps N instead")
+        run_settings["n_episodes"] = args.episodes
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    name = f"{algo}-{env_id}-seed{args.seed}" if len(seeds) == 1 else f"{algo}-{env_id}-seeds{seeds[0]}-{seeds[-1]}"
+    logdir = _fresh_dir(args.logdir or Path("runs") / name, explicit=args.logdir is not None)
+    progress = False if args.no_progress else progress_enabled(None)
+    if entry is None:
+        log.info("note: no tuned settings for %s on %s; training with the learner's defaults (tuned pairs: "
+                 "'symgraph-rl list')", algo, env_id)
+    else:
+        log.info("tuned settings for %s on %s from %s", algo, env_id, entry.source)
+        for note in entry.notes:
+            log.info("  note: %s", note)
+    budget = (f"{run_settings['n_episodes']:,} episodes" if family == "tabular"
+              else f"{run_settings['total_steps']:,} steps")
+    log.info("training %s on %s for %s, seed%s %s, logs in %s", algo, env_id, budget, "s" if len(seeds) > 1 else "",
+             ", ".join(map(str, seeds)), logdir)
+    config = {"algo": algo, "env": env_id, "family": family, "learner": learner_kwargs, "run": run_settings,
+              "tuned": entry is not None, "source": entry.source if entry else "the learner's defaults",
+              "notes": list(entry.notes) if entry else [], "overrides": overrides,
+              "command": args.command_line,
+              "symgraph": symgraph.__version__, "checkpoint": CHECKPOINT_NAME}
+    train_one = _train_tabular if family == "tabular" else _train_deep
+    results, dirs = [], []
+    for seed in seeds:
+        seed_dir = logdir if len(seeds) == 1 else logdir / f"seed{seed}"
+        try:
+            result = train_one(algo, env_id, learner_kwargs, run_settings, seed, seed_dir, {**config, "seed": seed},
+                               progress, args.tensorboard)
+        except FloatingPointError as exc:  # rl.run's TrainingDiverged: its message names the step and checkpoint
+            log.error("training stopped (seed %d): %s", seed, exc)
+            return 1
+        _write_json(seed_dir / CONFIG_NAME, {**config, "seed": seed, "result": result})
+        final = result["final_eval"]
+        log.info("seed %d: %s steps, %s episodes in %.1f s; final greedy evaluation %.2f +- %.2f (%s)", seed,
+                 f"{result['total_steps']:,}", f"{result['episodes']:,}", result["seconds"], final["mean"],
+                 final["std"], _plural(final["episodes"], "episode"))
+        results.append(result)
+        dirs.append(seed_dir)
+    curve = logdir / CURVE_NAME
+    label = f"{algo} on {env_id}"
+    try:
+        plotting.learning_curves({label: [str(d / CSV_NAME) for d in dirs]}, path=curve,
+                                 title=f"{label}, {len(seeds)} seed{'s' if len(seeds) > 1 else ''}")
+    except ValueError as exc:  # e.g. a budget too small to finish an episode
+        log.warning("no learning curve: %s", exc)
+        curve = "none"
+    means = [r["final_eval"]["mean"] for r in results]
+    log.info("done. logs: %s; learning curve: %s; checkpoint%s: %s; settings: %s", logdir / CSV_NAME
+             if len(seeds) == 1 else logdir / "seed*" / CSV_NAME, curve, "s" if len(seeds) > 1 else "",
+             ", ".join(str(d / CHECKPOINT_NAME) for d in dirs), ", ".join(str(d / CONFIG_NAME) for d in dirs))
+    if len(seeds) > 1:
+        log.info("final greedy evaluation over %d seeds: %.2f +- %.2f (mean +- std of the seeds' means)",
+                 len(seeds), float(np.mean(means)), float(np.std(means)))
+    else:
+        log.info("final greedy evaluation: %.2f +- %.2f", results[0]["final_eval"]["mean"],
+                 results[0]["final_eval"]["std"])
+    log.info("evaluate again with: symgraph-rl evaluate %s", dirs[0] / CHECKPOINT_NAME)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# evaluate
+
+
+def _load(path):
+    """``(act, env id, config)`` of the checkpoint at ``path``: the greedy policy, the env to run it in and
+    the ``config.json`` beside it (or None)."""
+    config_path = path.parent / CONFIG_NAME
+    config = json.loads(config_path.read_text()) if config_path.is_file() else None
+    if config is not None and zoo.family(config["algo"]) == "tabular":
+        with np.load(path, allow_pickle=False) as stored:
+            if "q_values" not in stored.files:
+                raise SaveLoadError(f"{path} holds no Q table (q_values): not the checkpoint of a tabular agent")
+            table = stored["q_values"]
+        env = gymnasium.make(config["env"])
+        agent = zoo.make_learner(config["algo"], env, config["learner"], config["run"], config["seed"])
+        env.close()
+        agent.q_values[...] = table
+        return (lambda s: agent.act(s, deterministic=True)), config["env"], config
+    agent = checkpoint.load(path)
+    if config is not None:
+        return (lambda s: agent.act(s, deterministic=True)), config["env"], config
+    recorded = (checkpoint.read(path)[0]["learner"].get("config") or {}).get("env") or {}
+    return (lambda s: agent.act(s, deterministic=True)), recorded.get("id"), None
+
+
+def _evaluate(args):
+    path = Path(args.checkpoint)
+    if path.is_dir():
+        if not (path / CHECKPOINT_NAME).is_file():
+            found = sorted(str(p) for p in path.glob(f"*/{CHECKPOINT_NAME}"))
+            raise UsageError(f"{path} holds no {CHECKPOINT_NAME}" + (f"; one per seed: {', '.join(found)}"
+                                                                    if found else ""))
+        path = path / CHECKPOINT_NAME
+    if not path.is_file():
+        raise UsageError(f"no checkpoint at {path}; pass the checkpoint.npz (or the log directory) that "
+                         f"'symgraph-rl train' wrote")
+    try:
+        act, env_id, config = _load(path)
+    except (SaveLoadError, OSError, ValueError) as exc:
+        raise UsageError(f"cannot load {path}: {exc}") from None
+    if env_id is None:
+        raise UsageError(f"{path} does not record its environment's id; it cannot be evaluated here")
+    seed = args.seed
+    if seed is None:  # the seeds of the training's final evaluation: the same number for the same episodes
+        seed = (config["seed"] if config else 0) + EVAL_SEED_OFFSET
+    env = None
+    try:
+        env = gymnasium.make(env_id, render_mode="human" if args.render else None)
+        returns = evaluate_policy(act, env, args.episodes, seed)
+    except gymnasium.error.DependencyNotInstalled as exc:  # rendering's pygame
+        raise UsageError(f"--render: {exc}") from None
+    finally:
+        if env is not None:
+            env.close()
+    what = f"{config['algo']} on {env_id}" if config else env_id
+    log.info("%s (%s): greedy return %.2f +- %.2f over %d episodes (min %.2f, max %.2f)", what, path,
+             returns.mean(), returns.std(), len(returns), returns.min(), returns.max())
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# plot
+
+
+def _plot(args):
+    runs = {}
+    for logdir in args.logdirs:
+        path = Path(logdir)
+        if not path.exists():
+            raise UsageError(f"{path} does not exist; pass log directories written by 'symgraph-rl train'")
+        if path.is_dir() and not (path / CSV_NAME).is_file() and not list(path.glob(f"*/{CSV_NAME}")):
+            raise UsageError(f"{path} holds no {CSV_NAME} (nor seed directories with one)")
+        label = path.name if path.is_dir() else path.parent.name
+        runs[label if label not in runs else str(path)] = str(path)
+    if args.out is not None:
+        out = Path(args.out)
+    elif len(args.logdirs) == 1 and Path(args.logdirs[0]).is_dir():
+        out = Path(args.logdirs[0]) / CURVE_NAME
+    else:
+        out = Path("learning_curves.png")
+    try:
+        plotting.learning_curves(runs, x=args.x, y=args.y, path=out)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    log.info("learning curves of %s (%s against %s): %s", ", ".join(runs), args.y, args.x, out)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# bandit
+
+
+def _bandit(args):
+    agent_name, bandit_name = args.agent, args.bandit
+    if agent_name in _MAB_AGENTS:
+        cls, fitting = _MAB_AGENTS[agent_name]
+        if bandit_name not in fitting:
+            raise UsageError(f"--agent {agent_name} does not suit --bandit {bandit_name}; its bandits: "
+                             f"{', '.join(fitting)}")
+    else:
+        cls = _CONTEXTUAL_AGENTS[agent_name]
+        if bandit_name != "wheel":
+            raise UsageError(f"--agent {agent_name} is a contextual agent; use --bandit wheel (multi-armed "
+                             f"agents: {', '.join(_MAB_AGENTS)})")
+    bandit_seed, agent_seed = np.random.SeedSequence(args.seed).spawn(2)
+    bandit = _BANDITS[bandit_name](bandit_seed)
+    agent = cls(bandit, seed=agent_seed)
+    progress = False if args.no_progress else progress_enabled(None)
+    log.info("%s on the %s bandit (%s) for %s pulls, seed %d", agent_name, bandit_name, _BANDIT_HELP[bandit_name],
+             f"{args.timesteps:,}", args.seed)
+    if agent_name in _MAB_AGENTS:
+        result = bandits.MABTrainer(agent, bandit, progress=progress).train(args.timesteps)
+    else:
+        result = bandits.DCBTrainer(agent, bandit, progress=progress).train(args.timesteps)
+    out = Path(args.out) if args.out else _fresh_file(Path("runs") / f"bandit-{agent_name}-{bandit_name}-seed"
+                                                                             f"{args.seed}.png")
+    plotting.regret_curves({agent_name: result}, path=out, log_x=True,
+                           title=f"{agent_name} on the {bandit_name} bandit, seed {args.seed}")
+    log.info("cumulative expected regret %.4g after %s pulls (%.4g per pull); mean reward %.4g; %.2f s",
+             result.cumulative_regret[-1], f"{result.timesteps:,}", result.cumulative_regret[-1] / result.timesteps,
+             result.reward.mean(), result.seconds)
+    log.info("regret curve: %s", out)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# list
+
+
+def _list(args):
+    log.info("algorithms:")
+    for algo, cls in zoo.ALGORITHMS.items():
+        log.info("  %-15s %-10s %s", algo, zoo.FAMILIES[algo], f"{cls.__module__.rsplit('.', 1)[0]}.{cls.__name__}")
+    tuned = zoo.entries()
+    by_env = {}
+    for algo, env_id in tuned:
+        by_env.setdefault(env_id, []).append(algo)
+    log.info("environments with tuned settings (any other gymnasium id trains with the learner's defaults):")
+    for env_id, algos in by_env.items():
+        log.info("  %-26s %s", env_id, ", ".join(algos))
+    if not any(env_id == "LunarLander-v3" for _, env_id in tuned):
+        log.info("  %-26s (needs Box2D: pip install \"gymnasium[box2d]\")", "LunarLander-v3")
+    log.info("tuned settings:")
+    for (algo, env_id), entry in tuned.items():
+        run = entry.run
+        budget = f"{run['n_episodes']:,} episodes" if "n_episodes" in run else f"{run['total_steps']:,} steps"
+        log.info("  %-15s %-26s %-16s %s", algo, env_id, budget, entry.source)
+    log.info("bandits: %s", "; ".join(f"{k} ({v})" for k, v in _BANDIT_HELP.items()))
+    log.info("bandit agents: multi-armed %s; contextual (wheel) %s", ", ".join(_MAB_AGENTS),
+             ", ".join(_CONTEXTUAL_AGENTS))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The parser and main
+
+
+def _positive(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if not value.is_integer() or value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(value)
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def build_parser():
+    """The ``argparse`` parser of ``symgraph-rl`` and its subcommands."""
+    parser = argparse.ArgumentParser(prog="symgraph-rl", description="Train, evaluate and plot "
+                                     "reinforcement-learning agents of symgraph.rl.")
+    parser.add_argument("--version", action="version", version=f"symgraph {symgraph.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", help="train an agent with tuned settings",
+        description="Train ALGO on ENV with the tuned settings of symgraph.rl.zoo (or the learner's defaults when "
+                    "the pair has none); logs, a learning curve, a checkpoint and config.json go to the log "
+                    "directory.")
+    train.add_argument("algo", metavar="ALGO", choices=list(zoo.ALGORITHMS),
+                       help=f"one of {', '.join(zoo.ALGORITHMS)}")
+    train.add_argument("env", metavar="ENV", help="a gymnasium id, e.g. CartPole-v1 ('list' shows the tuned ones)")
+    train.add_argument("--steps", type=_positive, metavar="N", help="environment steps (default: the tuned budget)")
+    train.add_argument("--episodes", type=_positive, metavar="N",
+                       help="episodes, for tabular agents (default: the tuned budget)")
+    train.add_argument("--seed", type=_seed, default=0, metavar="S", help="the first seed (default 0)")
+    train.add_argument("--seeds", type=_positive, default=1, metavar="K",
+                       help="train seeds S..S+K-1 one after another and plot their mean and 95%% interval "
+                            "(default 1)")
+    train.add_argument("--logdir", metavar="DIR",
+                       help="where to write (default runs/ALGO-ENV-seedS; never overwritten)")
+    train.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE",
+                       help="override a learner argument or run setting, e.g. --set lr=3e-4 hidden=64,64")
+    train.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_train, parser=train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="evaluate a checkpoint's greedy policy",
+        description="Load a checkpoint written by 'train' and report the mean and standard deviation of its "
+                    "greedy return.")
+    evaluate.add_argument("checkpoint", metavar="CHECKPOINT",
+                          help="a checkpoint.npz, or the log directory holding it")
+    evaluate.add_argument("--episodes", type=_positive, default=10, metavar="N",
+                          help="evaluation episodes (default 10)")
+    evaluate.add_argument("--render", action="store_true",
+                          help="show the episodes in a window (render_mode 'human': needs a display)")
+    evaluate.add_argument("--seed", type=_seed, metavar="S",
+                          help="episode i is reset with S + i (default: the seeds of the training's final "
+                               "evaluation, so that as many episodes give its result)")
+    evaluate.set_defaults(handler=_evaluate, parser=evaluate)
+
+    plot = commands.add_parser(
+        "plot", help="plot learning curves from log directories",
+        description="Plot the learning curves of log directories written by 'train' (a directory of seed "
+                    "directories is one curve: mean and 95%% bootstrap interval).")
+    plot.add_argument("logdirs", metavar="LOGDIR", nargs="+", help="log directories (or progress.csv files)")
+    plot.add_argument("--out", metavar="FILE",
+                      help="the PNG to write (default LOGDIR/learning_curve.png for one directory, else "
+                           "learning_curves.png)")
+    plot.add_argument("--x", choices=("steps", "seconds"), default="steps", help="the x axis (default steps)")
+    plot.add_argument("--y", default="episode/return", metavar="METRIC",
+                      help="the metric (default episode/return; also eval/return)")
+    plot.set_defaults(handler=_plot, parser=plot)
+
+    bandit = commands.add_parser(
+        "bandit", help="run a bandit agent and plot its regret",
+        description="Run a multi-armed or contextual bandit agent, plot its cumulative expected regret and "
+                    "summarise it.")
+    bandit.add_argument("--agent", required=True, choices=list(_BANDIT_AGENTS), metavar="AGENT",
+                        help=f"one of {', '.join(_BANDIT_AGENTS)}")
+    bandit.add_argument("--bandit", required=True, choices=list(_BANDITS), metavar="BANDIT",
+                        help=f"one of {', '.join(_BANDITS)}")
+    bandit.add_argument("--timesteps", type=_positive, default=5000, metavar="N", help="pulls (default 5000)")
+    bandit.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed (default 0)")
+    bandit.add_argument("--out", metavar="FILE", help="the PNG to write (default runs/bandit-AGENT-BANDIT-seedS.png)")
+    bandit.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bandit.set_defaults(handler=_bandit, parser=bandit)
+
+    listing = commands.add_parser(
+        "list", help="list algorithms, environments and tuned settings",
+        description="List the algorithms, the environments with tuned settings and the tuned (algorithm, "
+                    "environment) pairs.")
+    listing.set_defaults(handler=_list, parser=listing)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status (0 success, 1 a
+    failed run, 2 bad arguments: argparse exits with it)."""
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    args.command_line = " ".join(["symgraph-rl", *argv])
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    previous = log.level, log.propagate
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        return args.handler(args)
+    except UsageError as exc:
+        args.parser.error(str(exc))
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(previous[0])
+        log.propagate = previous[1]
