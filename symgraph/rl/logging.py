@@ -22,11 +22,12 @@ import math
 import numbers
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 
 import numpy as np
+
+from symgraph.io import atomic_write
 
 __all__ = ["Logger", "FORMATS", "CSV_NAME", "RESERVED_COLUMNS"]
 
@@ -117,23 +118,6 @@ class _Table:
         pass
 
 
-def _atomic_write_text(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".progress-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 class _CSV:
     """The "csv" format: ``logdir/progress.csv``, one row per write, header = every key seen so far.
 
@@ -183,7 +167,7 @@ class _CSV:
             pad = [""] * len(new_keys)
             for row in reader:
                 writer.writerow(row + [""] * (len(old) - len(row)) + pad)
-        _atomic_write_text(self.path, buffer.getvalue())
+        atomic_write(self.path, lambda stream: stream.write(buffer.getvalue().encode("utf-8")))
         self.file = open(self.path, "a", newline="", encoding="utf-8")
         self.writer = csv.writer(self.file)
 
