@@ -10,7 +10,9 @@ def initial_state(variables, key):
     A variable made from an initializer gets ``initializer(fold_in(key, salt(name)), shape, dtype)``: the same
     key and name always give the same value (creating a variable uses the key of the graph's seed, so
     ``initial_state(vs, key_from_seed(graph.seed))`` reproduces the creation values). A variable made from a
-    concrete value gets that value. Pure JAX: works under ``jax.jit`` and ``jax.vmap`` over keys.
+    concrete value gets that value. Pure JAX: works under ``jax.jit``, ``jax.lax.map`` and ``jax.vmap`` over
+    keys (but prefer ``jax.lax.map`` for orthogonal initializers on the CPU: a vmapped QR has been seen to hang
+    there, in jaxlib's batched QR kernel).
     """
     variables = list(variables.values()) if isinstance(variables, dict) else list(variables)
     for v in variables:
