@@ -60,6 +60,6 @@ plot_mean_band(ax, result.steps, result.episode_returns, "PPO (fused, gymnax Car
 ax.set_xlabel("environment steps per seed")
 ax.set_ylabel("training episode return")
 ax.axhline(500, color="grey", linestyle=":", linewidth=1)
-ax.legend(loc="lower right")
+ax.legend(loc="upper left")
 fig.tight_layout()
 plt.show()

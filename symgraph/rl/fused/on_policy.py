@@ -104,11 +104,15 @@ def make_rollout(learner, env):
         stats = (terminated | truncated, env_state.last_return, env_state.last_length)
         return (state, next_obs, env_state), (transition, stats)
 
+    acting_names = tuple(learner._act_fn.state)
+
     def rollout(carry):
         key, keys = rollout_keys(carry.key, length, env.num_envs)
-        (state, obs, env_state), (batch, stats) = jax.lax.scan(step, carry[:3], keys)
+        # acting reads the networks and writes its sampling key: only those entries go through the loop
+        acting = {name: carry.learner[name] for name in acting_names}
+        (acting, obs, env_state), (batch, stats) = jax.lax.scan(step, (acting, carry.obs, carry.env_state), keys)
         batch["real"] = jnp.ones(length, bool)
-        return OnPolicyCarry(state, obs, env_state, key), batch, stats
+        return OnPolicyCarry({**carry.learner, **acting}, obs, env_state, key), batch, stats
 
     return rollout
 

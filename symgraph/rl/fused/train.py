@@ -13,11 +13,12 @@ The contract between ``train`` and the algorithm modules
 
 An algorithm module (:mod:`symgraph.rl.fused.on_policy` for :class:`~symgraph.rl.PPO`,
 :class:`~symgraph.rl.ActorCritic` and :class:`~symgraph.rl.REINFORCE`; ``symgraph.rl.fused.off_policy`` for
-the off-policy learners) exposes ``build(learner, env, total_steps) -> Program``, where ``env`` is a
-:class:`~symgraph.rl.fused.envs.JaxEnv` (already sized: ``env.num_envs`` copies) and ``total_steps`` the env
-steps to take per seed (all copies together). It raises a ``ValueError`` naming the argument and the fix
-when the learner, env or step count do not fit (e.g. ``total_steps`` not a multiple of the steps of one
-iteration). The :class:`Program` it returns is made of pure functions of **one** seed (``train`` vmaps
+the off-policy learners) exposes ``build(learner, env, total_steps, *, <options>) -> Program``, where ``env``
+is a :class:`~symgraph.rl.fused.envs.JaxEnv` (already sized: ``env.num_envs`` copies), ``total_steps`` the
+env steps to take per seed (all copies together), and the keyword-only options (if any) come from
+:func:`train`'s ``options`` dict, checked against the signature. It raises a ``ValueError`` naming the
+argument and the fix when the learner, env or step count do not fit (e.g. ``total_steps`` not a multiple of
+the steps of one iteration). The :class:`Program` it returns is made of pure functions of **one** seed (``train`` vmaps
 them):
 
 ``init(learner_state, key) -> carry``
@@ -48,11 +49,14 @@ Hyperparameters across seeds
 
 Each seed's learner state is a dict of arrays, and ``state_overrides={name: values}`` replaces entries of it
 with per-seed values (``values`` has a leading axis of one entry per seed). Anything the learner keeps in
-its state can so differ between the seeds of one compiled program: e.g. a learning rate held in the
-optimizer's state (``optax.inject_hyperparams``), a step counter, an exploration rate, or the initial
-parameters themselves. The list of entries is ``learner.state.keys()``.
+its state can so differ between the seeds of one compiled program: the on-policy learners keep a numeric
+learning rate in their optimizers' state (the entries ending in ``hyperparams/learning_rate``; a schedule,
+e.g. PPO's ``anneal_lr``, is computed from the step count instead and is not an entry), and so are the
+other Adam/RMSProp hyperparameters, step counters and the initial parameters themselves. The list of entries
+is ``learner.state.keys()``.
 """
 
+import inspect
 import logging
 import math
 import numbers
@@ -103,7 +107,7 @@ class TrainResult:
             None when ``eval_episodes=0``.
         states: ``{name: (seeds, ...)}``: each seed's final learner state.
         seconds: the run time of the compiled program (compilation excluded).
-        compile_seconds: the time spent tracing and compiling it.
+        compile_seconds: the time spent drawing the seeds' initial states and tracing and compiling it.
         devices: the number of devices the seeds were sharded across.
     """
 
@@ -134,7 +138,8 @@ class TrainResult:
     def state(self, index=0):
         """The final learner state of the ``index``-th seed (a dict for ``learner.set_state``)."""
         if not -len(self.seeds) <= index < len(self.seeds):
-            raise IndexError(f"TrainResult.state: index must be in [0, {len(self.seeds)}), got {index}")
+            raise IndexError(f"TrainResult.state: index must be in [-{len(self.seeds)}, {len(self.seeds)}) (one per "
+                             f"seed), got {index}")
         return {name: value[index] for name, value in self.states.items()}
 
 
@@ -167,7 +172,8 @@ def _is_key(value):
 
 
 def seed_state(learner, key):
-    """A learner's state as a fresh seed ``key`` starts it: pure and vmappable over keys.
+    """A learner's state as a fresh seed ``key`` starts it: pure and jittable (``train`` maps it over the seeds'
+    keys with ``jax.lax.map``: a vmapped orthogonal initializer can deadlock on CPU, see ``_seed_states``).
 
     Variables made from an initializer (the networks' parameters) are re-drawn as
     :func:`symgraph.initial_state` draws them (so the key of the learner's own seed,
@@ -187,17 +193,21 @@ def seed_state(learner, key):
     return state
 
 
-#: The compiled ``keys -> states`` of each learner (:func:`seed_state` vmapped), kept while the learner lives.
+#: The compiled ``keys -> states`` of each learner (``_seed_states``), kept while the learner lives.
 _SEED_STATES = weakref.WeakKeyDictionary()
 
 
 def _seed_states(learner):
-    """``jax.jit(jax.vmap(seed_state))`` for ``learner``, compiled once per learner and number of seeds. It is
-    a program of its own: the initializers (e.g. the QR decomposition of orthogonal ones) are kept out of the
-    training program."""
+    """``keys -> states``: :func:`seed_state` of each key, stacked, compiled once per learner (and number of
+    seeds) as a program of its own, outside the training program.
+
+    The seeds are mapped with ``jax.lax.map``, one after the other, not ``jax.vmap``: vmapped, orthogonal
+    initializers become one batched QR decomposition, whose CPU kernel (jaxlib's LAPACK ``orgqr``) splits the
+    batch over XLA's intra-op thread pool and waits for it from a thread of that pool, which deadlocks when the
+    pool is small (seen on 2 cores). Drawing initial values is cheap, so the loop costs nothing that matters."""
     fn = _SEED_STATES.get(learner)
     if fn is None:
-        fn = _SEED_STATES[learner] = jax.jit(jax.vmap(lambda key: seed_state(learner, key)))
+        fn = _SEED_STATES[learner] = jax.jit(lambda keys: jax.lax.map(lambda key: seed_state(learner, key), keys))
     return fn
 
 
@@ -218,6 +228,21 @@ def _builder(learner):
         return off_policy.build
     raise TypeError(f"train: learner must be a symgraph.rl learner (PPO, ActorCritic, REINFORCE, DQN, DDPG, TD3, "
                     f"SAC), got {type(learner).__name__}; other agents run with rl.run on gymnasium envs")
+
+
+def _options(options, build, learner):
+    """``options`` checked against the keyword arguments ``build`` takes."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(f"train: options must be a dict of keyword arguments, got {type(options).__name__}")
+    known = [name for name, p in inspect.signature(build).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    unknown = [name for name in options if name not in known]
+    if unknown:
+        takes = f"it takes {', '.join(known)}" if known else "it takes none"
+        raise ValueError(f"train: options has {unknown[0]!r}, which fused {type(learner).__name__} training does "
+                         f"not use; {takes}")
+    return dict(options)
 
 
 def _positive_int(name, value):
@@ -323,7 +348,7 @@ def _evaluate(program, env, episodes):
 
 
 def train(env, learner, total_steps, *, seeds=1, num_envs=None, env_params=None, eval_episodes=10, log_every=None,
-          logger=None, progress=None, state_overrides=None, write_seed=0, devices=None):
+          logger=None, progress=None, state_overrides=None, write_seed=0, devices=None, options=None):
     """Train ``learner`` on a JAX-native env with the whole loop compiled (see the module docstring).
 
     Args:
@@ -354,6 +379,8 @@ def train(env, learner, total_steps, *, seeds=1, num_envs=None, env_params=None,
             or None to leave the learner as it was.
         devices: the devices to shard seeds across (None: ``jax.devices()``); seeds are split evenly across
             ``gcd(len(seeds), len(devices))`` of them.
+        options: keyword arguments of the algorithm module's ``build`` (the off-policy learners' replay and
+            update schedule, see ``symgraph.rl.fused.off_policy.build``); the on-policy learners take none.
 
     Returns:
         a :class:`TrainResult`.
@@ -376,7 +403,7 @@ def train(env, learner, total_steps, *, seeds=1, num_envs=None, env_params=None,
     elif not hasattr(env, "num_envs"):
         num_envs = getattr(learner, "n_envs", 1)
     jax_env = as_jax_env(env, env_params, num_envs)
-    program = build(learner, jax_env, total_steps)
+    program = build(learner, jax_env, total_steps, **_options(options, build, learner))
     n_seeds, n_iterations = len(seed_list), program.num_iterations
     template = learner.state
     overrides = _overrides(state_overrides, template, n_seeds)

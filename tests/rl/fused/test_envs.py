@@ -59,6 +59,9 @@ def test_step_matches_gymnax_step(cartpole):
         np.testing.assert_array_equal(final_obs[i], ref[5]["final_observation"])
     assert new_obs.dtype == np.float32 and reward.dtype == np.float32 and terminated.dtype == bool
     assert new_state.episode_length.tolist() == [1, 1, 1]
+    per_copy = adapter.step(jax.random.split(step_key, 3), state, action)  # one key per copy, split beforehand
+    for ours, theirs in zip(per_copy, (new_obs, new_state, reward, terminated, truncated, final_obs), strict=True):
+        jax.tree_util.tree_map(np.testing.assert_array_equal, ours, theirs)
 
 
 def test_final_obs_and_episode_statistics(cartpole):
@@ -102,12 +105,12 @@ def test_space_info_reads_gymnax_spaces(cartpole):
 
 
 def test_from_env_builds_learners_for_gymnax_envs(cartpole):
-    ppo = rl.PPO.from_env(cartpole, n_envs=4, n_steps=16, batch_size=16, seed=0)
-    assert ppo.state_shape == (4,) and ppo.n_envs == 4 and ppo.discrete
-    reinforce = rl.REINFORCE.from_env(cartpole[0], seed=0)
+    reinforce = rl.REINFORCE.from_env(cartpole[0], n_envs=4, hidden=(8,), seed=0)
+    assert reinforce.state_shape == (4,) and reinforce.n_envs == 4 and reinforce.discrete
     assert reinforce.episode_length == 500  # the gymnax params' max_steps_in_episode
-    sac_like = rl.PPO.from_env(gymnax.make("Pendulum-v1"), n_steps=8, batch_size=8, seed=0)
-    np.testing.assert_array_equal(sac_like.action_bounds[1], [2.0])
+    continuous = rl.PPO.from_env(gymnax.make("Pendulum-v1"), n_steps=8, batch_size=8, hidden=(8,), seed=0)
+    np.testing.assert_array_equal(continuous.action_bounds[1], [2.0])
+    assert not continuous.discrete and continuous.n_envs == 1
 
 
 class _DictObservationEnv(gymnax_environment.Environment):

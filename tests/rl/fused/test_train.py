@@ -187,6 +187,9 @@ def test_errors(cartpole):
     name = next(n for n in learner.state if n.endswith("learning_rate"))
     with pytest.raises(ValueError, match=r"must have shape \(2,\) \(one value of shape \(\) per seed, 2 seeds\)"):
         rl.train(cartpole, learner, STEPS, seeds=2, state_overrides={name: [1.0]})
+    with pytest.raises(ValueError, match="options has 'buffer_size', which fused ActorCritic training does not "
+                                         "use; it takes none"):
+        rl.train(cartpole, learner, STEPS, options={"buffer_size": 10})
     with pytest.raises(TypeError, match="learner must be a symgraph.rl learner.*got QLearning"):
         rl.train(cartpole, QLearning(gymnasium.make("FrozenLake-v1")), STEPS)
     pendulum = gymnax.make("Pendulum-v1")
