@@ -25,9 +25,22 @@ The updates of an iteration run in a ``jax.lax.fori_loop`` whose trip count is t
 ``jax.vmap`` over seeds every seed has the same count, so the warm-up iterations run no update at all
 (a ``jax.lax.cond`` would run both branches once vmapped).
 
-The replay options (the arguments of :func:`build` after ``total_steps``) are those of the Python path's
-``rl.run`` and :class:`~symgraph.rl.buffer.Buffer`: ``buffer_size`` (the Buffer's ``maxlen``),
-``update_every``, ``update_after``, ``noise``, and the prioritised replay's ``alpha`` and ``beta``.
+The replay options (the keyword arguments of :func:`build`, given to :func:`~symgraph.rl.fused.train` as its
+``options`` dict) are those of the Python path's ``rl.run`` and :class:`~symgraph.rl.buffer.Buffer`:
+``buffer_size`` (the Buffer's ``maxlen``), ``update_every``, ``update_after``, ``noise``, and the
+prioritised replay's ``alpha`` and ``beta``. For example, rl-baselines3-zoo's CartPole-v1 DQN, two seeds in
+one program::
+
+    env = gymnax.make("CartPole-v1")
+    agent = rl.DQN.from_env(env, batch_size=64, lr=2.3e-3, hidden=(256, 256), gradient_steps=128,
+                            target_update_period=128, epsilon=schedules.linear(1.0, 0.04, 8000))
+    result = rl.train(env, agent, 49_920, seeds=2, options={"buffer_size": 100_000, "update_every": 256,
+                                                            "update_after": 1000})
+
+Speed: on a 2-core CPU (shared, load about 3) one seed of that DQN ran at 3.6k env steps/s against 3.4k
+for ``rl.run`` on gymnasium's CartPole (the 128 gradient steps per 256 env steps dominate either way), and 4
+seeds vmapped at 8.3k steps/s in all; SAC with [64, 64] networks on Pendulum-v1 at 1.7k steps/s against 0.74k
+(1 seed) and 2.1k (4 seeds), plus 5 to 10 s of compilation per program.
 """
 
 import dataclasses
@@ -261,6 +274,8 @@ def build(learner, env, total_steps, *, buffer_size=None, update_every=1, update
         lambda state, key: replay_update(learner, state, new_replay(), key, beta=beta)[0], learner.state,
         jnp.zeros(2, jnp.uint32)))
 
+    acting_names = tuple(learner.act_function.state)
+
     def explore(state, obs, steps, key):
         actions, state = learner.act_pure(state, obs)
         noise_key, random_key = jax.random.split(key)
@@ -299,7 +314,10 @@ def build(learner, env, total_steps, *, buffer_size=None, update_every=1, update
 
     def iteration(carry):
         before = carry.steps
-        carry, stats = jax.lax.scan(env_step, carry, None, length=vector_steps)
+        # Acting reads and writes a few entries of the learner state: only those go through the env loop.
+        acting = carry._replace(learner={name: carry.learner[name] for name in acting_names})
+        acting, stats = jax.lax.scan(env_step, acting, None, length=vector_steps)
+        carry = acting._replace(learner={**carry.learner, **acting.learner})
         key, update_key = jax.random.split(carry.key)
         stored = carry.replay
 

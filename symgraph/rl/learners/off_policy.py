@@ -62,6 +62,7 @@ from symgraph.function import function
 from symgraph.nodes import Placeholder, Variable
 from symgraph.rl.buffer import Buffer
 from symgraph.rl.envs import make_env, space_info
+from symgraph.rl.fused.envs import as_jax_env, is_jax_env
 from symgraph.rl.learners.base import Learner
 from symgraph.rl.noise import GaussianNoise, OrnsteinUhlenbeckNoise
 
@@ -388,8 +389,10 @@ class OffPolicyLearner(Learner):
 
 
 def env_spaces(owner, env, discrete):
-    """``space_info`` of ``env`` (an env or an id), checked to have discrete (DQN) or continuous (``Box``:
-    DDPG, TD3, SAC) actions."""
+    """``space_info`` of ``env`` (an env, an id, or a gymnax env or ``(env, params)`` pair), checked to have
+    discrete (DQN) or continuous (``Box``: DDPG, TD3, SAC) actions."""
+    if is_jax_env(env):
+        env = as_jax_env(env)
     made = make_env(env, record_stats=False, validate=0) if isinstance(env, str) else env
     try:
         info = space_info(made)
