@@ -43,7 +43,7 @@ import symgraph.tensor as T
 from symgraph.nn.optimizers import Adam
 from symgraph.nodes import Placeholder, Variable
 from symgraph.rl.learners.base import records_config
-from symgraph.rl.learners.off_policy import ContinuousActions, OffPolicyLearner, env_spaces, soft_updates
+from symgraph.rl.learners.off_policy import ContinuousActions, OffPolicyLearner, _count, _unit, env_spaces, soft_updates
 from symgraph.rl.networks import MLPActor, MLPCritic
 
 __all__ = ["SAC"]
@@ -93,9 +93,7 @@ class SAC(ContinuousActions, OffPolicyLearner):
         super().__init__(state_shape, actions_shape, batch_size, gamma, gradient_steps=gradient_steps,
                          n_step=n_step, prioritized=prioritized, seed=seed)
         self._continuous_setup(actions_shape, action_low, action_high, random_steps)
-        if isinstance(tau, bool) or not isinstance(tau, numbers.Real) or not 0 < tau <= 1:
-            raise ValueError(f"{owner}: tau must be a number in (0, 1], got {tau!r}")
-        self.tau = float(tau)
+        self.tau = _unit(owner, "tau", tau, open_low=True)
         self.learn_alpha = isinstance(alpha, str)
         if self.learn_alpha and alpha != "auto":
             raise ValueError(f"{owner}: alpha must be a number > 0 or 'auto' (learned), got {alpha!r}")
@@ -109,11 +107,8 @@ class SAC(ContinuousActions, OffPolicyLearner):
             raise ValueError(f"{owner}: target_entropy must be a number or 'auto' (-action_dim), got "
                              f"{target_entropy!r}")
         self.target_entropy = float(target_entropy)
-        if isinstance(n_critics, bool) or not isinstance(n_critics, numbers.Integral) or n_critics < 1:
-            raise ValueError(f"{owner}: n_critics must be an int >= 1, got {n_critics!r}")
-        if isinstance(target_update_period, bool) or not isinstance(target_update_period, numbers.Integral) \
-                or target_update_period < 1:
-            raise ValueError(f"{owner}: target_update_period must be an int >= 1, got {target_update_period!r}")
+        n_critics = _count(owner, "n_critics", n_critics)
+        target_update_period = _count(owner, "target_update_period", target_update_period)
         actor_lr = lr if actor_lr is None else actor_lr
         critic_lr = lr if critic_lr is None else critic_lr
         alpha_lr = lr if alpha_lr is None else alpha_lr

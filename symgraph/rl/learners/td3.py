@@ -45,7 +45,7 @@ import symgraph.tensor as T
 from symgraph.nn.optimizers import Adam
 from symgraph.nodes import Placeholder
 from symgraph.rl.learners.base import records_config
-from symgraph.rl.learners.off_policy import ContinuousActions, OffPolicyLearner, env_spaces, soft_updates
+from symgraph.rl.learners.off_policy import ContinuousActions, OffPolicyLearner, _unit, env_spaces, soft_updates
 from symgraph.rl.networks import MLPActor, MLPCritic
 
 __all__ = ["TD3", "DDPG"]
@@ -100,9 +100,7 @@ class TD3(ContinuousActions, OffPolicyLearner):
         super().__init__(state_shape, actions_shape, batch_size, gamma, gradient_steps=gradient_steps,
                          n_step=n_step, prioritized=prioritized, seed=seed)
         self._continuous_setup(actions_shape, action_low, action_high, random_steps)
-        if isinstance(tau, bool) or not isinstance(tau, numbers.Real) or not 0 < tau <= 1:
-            raise ValueError(f"{owner}: tau must be a number in (0, 1], got {tau!r}")
-        self.tau = float(tau)
+        self.tau = _unit(owner, "tau", tau, open_low=True)
         if isinstance(policy_delay, bool) or not isinstance(policy_delay, numbers.Integral) or policy_delay < 1:
             raise ValueError(f"{owner}: policy_delay must be an int >= 1, got {policy_delay!r}")
         self.policy_delay = int(policy_delay)
