@@ -238,25 +238,29 @@ class Distribution:
         return apply(_keyed, (key, *args), {"sampler": sampler, "salt": salt, "sample_shape": sample_shape,
                                             **params}, name=f"{self._owner.lower()}_sample")
 
+    def _unimplemented(self, method):
+        return NotImplementedError(f"{type(self).__name__} does not implement {method}(); a Distribution subclass "
+                                   f"overrides it")
+
     def sample(self, sample_shape=(), seed=None):
         """A draw of shape ``sample_shape + batch_shape + event_shape`` (see the module doc for ``seed``)."""
-        raise NotImplementedError
+        raise self._unimplemented("sample")
 
     def log_prob(self, x):
         """Log density (or log mass) of ``x``."""
-        raise NotImplementedError
+        raise self._unimplemented("log_prob")
 
     def entropy(self):
         """Differential (or Shannon) entropy, in nats."""
-        raise NotImplementedError
+        raise self._unimplemented("entropy")
 
     def mean(self):
         """The expected value ``E[x]``."""
-        raise NotImplementedError
+        raise self._unimplemented("mean")
 
     def mode(self):
         """The most probable value."""
-        raise NotImplementedError
+        raise self._unimplemented("mode")
 
     def sample_and_log_prob(self, sample_shape=(), seed=None):
         """``(x, log_prob(x))`` for one draw ``x``."""

@@ -627,3 +627,12 @@ def test_register_kl_extends_the_registry():
         assert run(P.kl(Shifted(0.0, std=1.0), P.Normal(1.0, std=1.0))) == pytest.approx(0.5)  # via Normal
     finally:
         del P._KL_REGISTRY[(Shifted, P.Categorical)]
+
+
+def test_a_subclass_missing_a_method_says_which():
+    class Incomplete(P.Distribution):
+        pass
+
+    for method, args in [("sample", ()), ("log_prob", (0.0,)), ("entropy", ()), ("mean", ()), ("mode", ())]:
+        with pytest.raises(NotImplementedError, match=rf"Incomplete does not implement {method}\(\)"):
+            getattr(Incomplete(), method)(*args)
