@@ -1,5 +1,8 @@
 """symgraph: declare placeholders and variables, build expressions, compile them into fast JAX functions."""
 
+# isort: off
+from symgraph import dispatch  # first, before any JAX computation: synchronous CPU dispatch (see the module)
+# isort: on
 from symgraph.clone import clone
 from symgraph.errors import (
                              DTypeError,
@@ -35,5 +38,5 @@ __all__ = [
     "SymgraphError", "UpdateError", "Function", "function", "gradients", "jacobians", "Graph", "Scope",
     "get_graph", "get_placeholders", "get_updates", "get_variables", "reset_default_graph", "set_seed",
     "load_variables", "reset_variables", "save_variables", "Placeholder", "Tensor", "Variable", "constant",
-    "key_from_seed", "initial_state", "__version__",
+    "key_from_seed", "initial_state", "dispatch", "__version__",
 ]

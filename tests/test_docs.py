@@ -42,7 +42,8 @@ DOCUMENTED_MODULES = [
     "symgraph.rl.fused.on_policy", "symgraph.rl.fused.off_policy", "symgraph.rl.fused.replay",
     # internals, for contributors
     "symgraph.nodes", "symgraph.graph", "symgraph.interpreter", "symgraph.function", "symgraph.gradients",
-    "symgraph.clone", "symgraph.state", "symgraph.rng", "symgraph.io", "symgraph.errors",
+    "symgraph.clone", "symgraph.state", "symgraph.rng", "symgraph.io", "symgraph.errors", "symgraph.dispatch",
+    "symgraph.shared_jit",
 ]
 # Modules whose names the package's functions shadow (``symgraph.function`` is the function): the reference
 # shows their docstrings without declaring them as modules, which would describe one name twice.

@@ -8,7 +8,7 @@ One iteration (as PureJaxRL's ``_update_step``, with no second implementation of
    observations and :meth:`JaxEnv.step <symgraph.rl.fused.envs.JaxEnv.step>`, collecting the buffer's fields,
    time-major ``(T, num_envs, ...)``: ``"state"``, ``"action"``, ``"reward"``, ``"next-state"`` (the true next
    observation, the pre-reset one where an episode ended), ``"terminal"`` (the env's ``terminated``),
-   ``"truncated"``, and the acting extras (``"log-prob"``, ``"V"``, ``"raw-action"``);
+   ``"truncated"``, and the acting extras (``"raw-action"`` where the env action is mapped from the sample);
 2. **update**: the learner's own :meth:`update_pure` on that batch, so returns, advantages, epochs and
    minibatches are exactly those of ``learner.update(buffer)`` on the same transitions: in particular a
    truncated transition bootstraps from :math:`V(s'_t)` of its stored next state and a terminated one from

@@ -65,6 +65,7 @@ from symgraph.rl.envs import make_env, space_info
 from symgraph.rl.fused.envs import as_jax_env, is_jax_env
 from symgraph.rl.learners.base import Learner
 from symgraph.rl.noise import GaussianNoise, OrnsteinUhlenbeckNoise
+from symgraph.shared_jit import SharedJit
 
 __all__ = ["OffPolicyLearner", "ContinuousActions", "BATCH_FIELDS", "env_spaces", "soft_updates"]
 
@@ -173,7 +174,7 @@ class OffPolicyLearner(Learner):
         self._acting = [self.act_function, self.greedy_function]
         acting = {n for fn in self._acting for n in fn.state if n != fn.key_name and n not in names}
         self._acting_variables = [variables[n] for n in sorted(acting)]
-        self._compiled = jax.jit(self.update_pure)
+        self._compiled = SharedJit(self.update_pure)  # identical learners (seeds) compile it once
 
     # -----------------------------------------------------------------------------------------------------
     # The pure views (for compiled loops)

@@ -8,9 +8,14 @@ buffer, returns and advantages, and the one compiled update call.
   (:class:`~symgraph.rl.Actor`/:class:`~symgraph.rl.Critic` instances, built on one states placeholder) or
   factories called with the learner's states placeholder, e.g. ``lambda s: rl.MLPActor(s, 2, "categorical")``
   (an ``Actor`` subclass whose ``__init__`` takes only ``states`` works as a factory too);
-- compiles acting into one call per (vector) environment step: ``act_and_extras`` returns the actions with the
-  fields the update needs, ``{"V": V(s), "log-prob": log pi(a|s)}`` (and ``"raw-action"`` where the
-  environment's action differs from the policy's sample, see below);
+- compiles acting into one call per (vector) environment step that runs the actor alone: ``act_and_extras``
+  returns the actions, with ``{"raw-action": a}`` where the environment's action differs from the policy's
+  sample (see below) and no other field. The update needs :math:`V(s_t)` and
+  :math:`\log\pi_{old}(a_t|s_t)` of the parameters that collected the rollout; those parameters do not change
+  during a rollout, so the update computes both for the whole rollout in one batched pass before its first
+  gradient step (the same values as computing them step by step, at a fraction of the cost: an acting call
+  that also ran the critic took several times longer on a CPU). A batch that holds ``"V"`` and
+  ``"log-prob"`` fields (pushed by one's own loop) is used as given;
 - reads the rollout from the :class:`~symgraph.rl.Buffer` (time-major ``(T, n_envs, ...)``), computes the
   returns and advantages itself, on device, inside the update (the buffer's own ``"advantage"`` and
   ``"reward-to-go"`` fields, made with the buffer's ``gamma``/``lam``, are not used), runs every gradient step
@@ -41,7 +46,6 @@ is the learner's state as a dict, :meth:`OnPolicyLearner.update_pure` the update
 and of a rollout, and :meth:`OnPolicyLearner.set_state` writes a state back.
 """
 
-import hashlib
 import math
 import numbers
 
@@ -62,6 +66,7 @@ from symgraph.rl.envs import space_info
 from symgraph.rl.fused.envs import as_jax_env, is_jax_env
 from symgraph.rl.learners.base import Learner
 from symgraph.rl.networks import CNNActor, CNNCritic, MLPActor, MLPCritic
+from symgraph.shared_jit import SharedJit
 
 __all__ = ["OnPolicyLearner", "ROLLOUT_FIELDS"]
 
@@ -96,39 +101,6 @@ def real(owner, name, value, low=None, high=None, allow_none=False):
 def bucket(n):
     """``n`` rounded up to a power of two (at least 8): padded batches compile for few shapes."""
     return max(8, 1 << (int(n) - 1).bit_length())
-
-
-#: Compiled updates shared by the learners of this process, by the digest of their lowered program.
-_EXECUTABLES = {}
-
-
-class SharedJit:
-    """``jax.jit(fn)`` whose compiled executables are shared between learners whose lowered programs are
-    identical (same architecture, sizes, hyperparameters and variable names, e.g. the seeds of a benchmark or
-    a sweep): the second one lowers its update (a fraction of a second) and reuses the first's executable
-    instead of compiling it again (seconds). Keyed per call by the arguments' tree structure, shapes and
-    dtypes, as ``jax.jit`` is."""
-
-    def __init__(self, fn):
-        self.jitted = jax.jit(fn)
-        self._by_signature = {}
-
-    def __call__(self, *args):
-        leaves, tree = jax.tree_util.tree_flatten(args)
-        signature = (tree, tuple((np.shape(x), getattr(x, "dtype", type(x))) for x in leaves))
-        executable = self._by_signature.get(signature)
-        if executable is None:
-            lowered = self.jitted.lower(*args)
-            digest = hashlib.sha256(lowered.as_text().encode()).hexdigest()
-            executable = _EXECUTABLES.get(digest)
-            if executable is None:
-                executable = _EXECUTABLES[digest] = lowered.compile()
-            self._by_signature[signature] = executable
-        return executable(*args)
-
-    def cache_size(self):
-        """The number of argument signatures this function was called with."""
-        return len(self._by_signature)
 
 
 def scan(body, init, xs=None, length=None, unroll=False):
@@ -316,11 +288,7 @@ class OnPolicyLearner(Learner):
     def _build_acting(self):
         actor = self.actor
         raw = actor.actions
-        outputs = [self._to_env(raw), actor.log_prob(raw)]
-        if self.critic is not None:
-            outputs.append(self.critic.values)
-        if self._maps_actions:
-            outputs.append(raw)
+        outputs = [self._to_env(raw), raw] if self._maps_actions else [self._to_env(raw)]
         self._act_fn = function(self.states, outputs=outputs, seed=self.function_seed(), name="act")
         self._mode_fn = function(self.states, outputs=self._to_env(actor.mode), name="act_greedy")
         self._value_fn = (None if self.critic is None else
@@ -338,16 +306,12 @@ class OnPolicyLearner(Learner):
         return self._act_fn(states)[0]
 
     def act_and_extras(self, states):
-        """Actions for ``states`` (a batch or one state) and the fields to store with them:
-        ``{"log-prob": log pi(a|s)}``, ``"V"`` (with a critic) and ``"raw-action"`` (the policy's sample,
-        when the environment's action is mapped from it). One compiled call."""
+        """Actions for ``states`` (a batch or one state) and the fields to store with them: ``{"raw-action":
+        the policy's sample}`` when the environment's action is mapped from it, else ``{}`` (values and
+        log-probabilities are computed by the update, see the module docstring). One compiled call."""
         batch, single = self.batched(states)
         out = self._act_fn(batch)
-        extras = {"log-prob": out[1]}
-        if self.critic is not None:
-            extras["V"] = out[2]
-        if self._maps_actions:
-            extras["raw-action"] = out[-1]
+        extras = {"raw-action": out[1]} if self._maps_actions else {}
         if single:
             return out[0][0], {k: v[0] for k, v in extras.items()}
         return out[0], extras
@@ -380,12 +344,7 @@ class OnPolicyLearner(Learner):
         """Acting as a pure function of the learner's :attr:`state` (its sampling key included), for compiled
         loops: ``((actions, extras), new_state)`` for a batch of ``states``, as :meth:`act_and_extras`."""
         out, state = self._act_fn.pure(state, states)
-        extras = {"log-prob": out[1]}
-        if self.critic is not None:
-            extras["V"] = out[2]
-        if self._maps_actions:
-            extras["raw-action"] = out[-1]
-        return (out[0], extras), state
+        return (out[0], {"raw-action": out[1]} if self._maps_actions else {}), state
 
     def greedy_pure(self, state, states):
         """The greedy (mode) environment actions for a batch of ``states`` as a pure function of

@@ -3,9 +3,10 @@ Klimov 2017, "Proximal Policy Optimization Algorithms"), with GAE-:math:`\lambda
 Moritz, Levine, Jordan & Abbeel 2016), as in OpenAI Baselines' PPO2, Stable-Baselines3 and CleanRL.
 
 Per update, on a rollout of ``n_steps`` steps of ``n_envs`` environments collected by the current policy
-(whose log-probabilities :math:`\log\pi_{old}(a_t|s_t)` and values :math:`V_{old}(s_t)` were stored while
-acting: no copy of the old actor is kept), the advantages :math:`A_t` and the :math:`\lambda`-returns
-:math:`G_t = A_t + V_{old}(s_t)` are computed once (see :mod:`symgraph.rl.learners.on_policy`), then for
+(whose log-probabilities :math:`\log\pi_{old}(a_t|s_t)` and values :math:`V_{old}(s_t)` are computed for the
+whole rollout before the first gradient step: no copy of the old actor is kept), the advantages :math:`A_t`
+and the :math:`\lambda`-returns :math:`G_t = A_t + V_{old}(s_t)` are computed once (see
+:mod:`symgraph.rl.learners.on_policy`), then for
 ``K_epochs`` epochs, on each minibatch of ``batch_size`` transitions of a fresh random permutation, one
 Adam step (eps 1e-5) on
 
@@ -71,7 +72,8 @@ class PPO(OnPolicyLearner):
             action (checked against the actor).
         batch_size: the minibatch size (transitions per gradient step); at most the rollout size
             ``n_steps * n_envs``. Each epoch makes ``n_steps * n_envs // batch_size`` steps on a fresh
-            permutation (what does not fill a last minibatch is left out of that epoch).
+            permutation (what does not fill a last minibatch is left out of that epoch); when
+            ``batch_size`` is the rollout size, each epoch is one step on the whole rollout.
         actor: a stochastic :class:`~symgraph.rl.Actor` or a factory ``f(states) -> Actor``.
         critic: a V(s) :class:`~symgraph.rl.Critic` or a factory ``f(states) -> Critic``.
         lr: Adam's learning rate: a number, or a schedule of the gradient-step count (e.g.
@@ -221,12 +223,19 @@ class PPO(OnPolicyLearner):
             clip = clip * self._progress_left(done).astype(jnp.float32)
         lr, _ = self._lr_fn.pure(state)
 
+        whole = n_minibatches * b == n == b  # one minibatch is the whole rollout: its order changes no mean
+
         def minibatch(state, index):
-            out, state = self._train_fn.pure(state, states[index], raw[index], old_log_probs[index],
-                                             advantages[index], targets[index], old_values[index], clip)
+            inputs = [states, raw, old_log_probs, advantages, targets, old_values]
+            if not whole:
+                inputs = [x[index] for x in inputs]
+            out, state = self._train_fn.pure(state, *inputs, clip)
             return state, jnp.stack(out)
 
         def epoch(state, _):
+            if whole:  # no permutation to draw (it costs as much as a gradient step of a small network)
+                state, out = minibatch(state, None)
+                return state, out[None]
             key, state = self._key_split(state)
             order = jax.random.permutation(key, n)[: n_minibatches * b].reshape(n_minibatches, b)
             return scan(minibatch, state, order, unroll=self._unroll)

@@ -241,22 +241,54 @@ def test_reinforce_update_uses_reward_to_go_of_finished_episodes_only(rng):
 # Acting, seeding, saving, compiled calls
 
 
-def test_acting_returns_actions_and_the_fields_the_update_needs():
+def test_acting_runs_the_actor_alone_and_returns_no_field_the_update_recomputes():
     env = envs.make_env("CartPole-v1", n_envs=4)
     agent = PPO.from_env(env, batch_size=32, n_steps=8, seed=0)
     assert agent.n_envs == 4 and agent.rollout_size == 32 and agent.state_shape == (4,)
     obs, _ = env.reset(seed=0)
     actions, extras = agent.act_and_extras(obs)
-    assert actions.shape == (4,) and actions.dtype == np.int32 and set(extras) == {"V", "log-prob"}
-    assert extras["V"].shape == (4,) and np.all(extras["log-prob"] <= 0)
-    close(agent.value(obs), extras["V"])
-    close(agent.value(obs[:3]), extras["V"][:3])                   # padded to a power of two inside
+    assert actions.shape == (4,) and actions.dtype == np.int32 and extras == {}
+    values = agent.value(obs)
+    assert values.shape == (4,)
+    close(agent.value(obs[:3]), values[:3])                        # padded to a power of two inside
     one, one_extras = agent.act_and_extras(obs[0])
-    assert np.ndim(one) == 0 and np.ndim(one_extras["V"]) == 0 and np.ndim(agent.value(obs[0])) == 0
+    assert np.ndim(one) == 0 and one_extras == {} and np.ndim(agent.value(obs[0])) == 0
     greedy = agent.act(obs, deterministic=True)
     np.testing.assert_array_equal(greedy, agent.act(obs, deterministic=True))
     with pytest.raises(ValueError, match="states must have shape"):
         agent.act(np.zeros((4, 5), np.float32))
+
+
+@pytest.mark.parametrize("cls", [PPO, ActorCritic, REINFORCE])
+def test_an_update_computing_values_and_log_probs_equals_one_given_them(cls):
+    """The update computes V(s_t) and log pi_old(a_t|s_t) of the rollout itself, with the parameters that
+    collected it: the same update as from the values and log-probabilities stored step by step."""
+    env = envs.make_env("CartPole-v1", n_envs=2)
+    options = {"n_steps": 16} if cls is not REINFORCE else {"n_episodes": 1}
+    if cls is PPO:
+        options.update(batch_size=8, K_epochs=2)
+    rng = np.random.default_rng(0)
+    agents = [cls.from_env(env, seed=3, **options) for _ in range(2)]
+    buffers = [Buffer(agents[0].rollout_size) for _ in range(2)]
+    for t in range(16):
+        states = rng.normal(size=(2, 4)).astype(np.float32)
+        actions = rng.integers(0, 2, size=2).astype(np.int32)
+        step = {"state": states, "action": actions, "reward": rng.normal(size=2), "next-state": states + 0.1,
+                "terminal": np.array([t == 15, False]), "truncated": np.array([False, t == 15])}
+        buffers[0].push(step)
+        log_probs, stored_values = agents[1]._evaluate_fn(states, actions)[:2] if agents[1].critic is not None \
+            else (agents[1]._evaluate_fn(states, actions)[0], None)
+        extras = {"log-prob": log_probs} if stored_values is None else {"log-prob": log_probs, "V": stored_values}
+        buffers[1].push({**step, **extras})
+    for agent, buffer in zip(agents, buffers):
+        buffer.finish_path(0.0)
+        assert agent.update(buffer) is not None
+    for network in ("actor", "critic"):
+        if getattr(agents[0], network) is None:
+            continue
+        got, want = params_of(getattr(agents[0], network)), params_of(getattr(agents[1], network))
+        for key in got:
+            close(got[key], want[key], tol=1e-5)
 
 
 def test_continuous_actions_are_mapped_onto_the_bounds_and_the_sample_is_stored():
@@ -314,8 +346,8 @@ def test_the_pure_views_compose_under_jit_and_match_the_python_path(rng):
     twins = [PPO.from_env(env, batch_size=8, n_steps=8, K_epochs=2, seed=3) for _ in range(2)]
     obs = rng.normal(size=(2, 3)).astype(np.float32)
     ((actions, extras), state) = jax.jit(twins[0].act_pure)(twins[0].state, obs)
-    assert actions.shape == (2, 1) and set(extras) == {"log-prob", "V", "raw-action"}
-    close(extras["V"], twins[0].value(obs))
+    assert actions.shape == (2, 1) and set(extras) == {"raw-action"}
+    close(actions, 2.0 * np.clip(extras["raw-action"], -1, 1))
     data = make_rollout(rng, 8, 2, n_states=3)
     data["action"] = rng.uniform(-2, 2, (8, 2, 1)).astype(np.float32)
     buffer = Buffer(16)

@@ -1,0 +1,53 @@
+"""``SharedJit``: ``jax.jit`` whose executables are shared by identical programs of one process.
+
+The learners of a benchmark or a sweep (several seeds, the same architecture and hyperparameters) trace the
+same update program, each through its own ``jax.jit``, which compiles each one again (seconds for a large
+update). ``SharedJit`` lowers the program (a fraction of that) and looks the compiled executable up by the
+digest of the lowered text and of the arguments' tree structure; the executable is compiled once per process.
+"""
+
+import hashlib
+
+import jax
+import numpy as np
+
+__all__ = ["SharedJit"]
+
+#: Compiled executables of this process, by the digest of their lowered program and argument structure.
+_EXECUTABLES = {}
+
+
+class SharedJit:
+    """``jax.jit(fn)`` with executables shared between instances whose lowered programs are identical.
+
+    A call runs the executable of the previous call directly (jit's own C++ path checks the arguments'
+    structure, shapes and dtypes, and refuses other ones); only a new argument signature goes through the
+    lookup (tree structure, shapes and dtypes, as ``jax.jit`` keys its cache)."""
+
+    def __init__(self, fn):
+        self.jitted = jax.jit(fn)
+        self._by_signature = {}
+        self._last = None
+
+    def __call__(self, *args):
+        if self._last is not None:
+            try:
+                return self._last(*args)
+            except (TypeError, ValueError):  # not the previous signature: look it up below
+                pass
+        leaves, tree = jax.tree_util.tree_flatten(args)
+        signature = (tree, tuple((np.shape(x), getattr(x, "dtype", type(x))) for x in leaves))
+        executable = self._by_signature.get(signature)
+        if executable is None:
+            lowered = self.jitted.lower(*args)
+            digest = hashlib.sha256(f"{tree}\n{lowered.as_text()}".encode()).hexdigest()
+            executable = _EXECUTABLES.get(digest)
+            if executable is None:
+                executable = _EXECUTABLES[digest] = lowered.compile()
+            self._by_signature[signature] = executable
+        self._last = executable
+        return executable(*args)
+
+    def cache_size(self):
+        """The number of argument signatures this function was called with."""
+        return len(self._by_signature)
