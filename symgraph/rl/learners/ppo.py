@@ -6,9 +6,8 @@ Per update, on a rollout of ``n_steps`` steps of ``n_envs`` environments collect
 (whose log-probabilities :math:`\log\pi_{old}(a_t|s_t)` and values :math:`V_{old}(s_t)` are computed for the
 whole rollout before the first gradient step: no copy of the old actor is kept), the advantages :math:`A_t`
 and the :math:`\lambda`-returns :math:`G_t = A_t + V_{old}(s_t)` are computed once (see
-:mod:`symgraph.rl.learners.on_policy`), then for
-``K_epochs`` epochs, on each minibatch of ``batch_size`` transitions of a fresh random permutation, one
-Adam step (eps 1e-5) on
+:mod:`symgraph.rl.learners.on_policy`), then for ``K_epochs`` epochs, on each minibatch of ``batch_size``
+transitions of a fresh random permutation, one Adam step (eps 1e-5) on
 
 .. math::
 
