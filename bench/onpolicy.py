@@ -32,7 +32,7 @@ import gymnasium
 import numpy as np
 
 from symgraph import rl
-from symgraph.rl import envs
+from symgraph.rl import envs, zoo
 from symgraph.rl.buffer import Buffer
 from symgraph.rl.learners import PPO, REINFORCE, ActorCritic
 from symgraph.rl.run import run
@@ -55,8 +55,9 @@ def evaluate(act, seed, episodes=10):
     return float(np.mean(returns))
 
 
-ZOO_PPO = {"batch_size": 256, "n_steps": 32, "K_epochs": 20, "lr": 1e-3, "gamma": 0.98, "lam": 0.8,
-           "entropy_beta": 0.0, "anneal_lr": True, "anneal_clip": True}
+#: rl-zoo's PPO settings for CartPole-v1 in our arguments (symgraph.rl.zoo translates them: SB3's vf_coef 0.5
+#: is our 1.0, whose value loss carries a factor 1/2).
+ZOO_PPO = dict(zoo.get("ppo", "CartPole-v1").learner)
 
 
 def ours_ppo(seed, steps):

@@ -202,7 +202,8 @@ class TabularAgent(TableMixin):
 
     def update(self, state, action, reward, next_state, terminated, truncated=False):
         """Learn from one environment step; returns the TD error. Implemented by each agent."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement update(state, action, reward, "
+                                  "next_state, terminated, truncated)")
 
     def __repr__(self):
         eps = self._schedule if self._schedule is not None else self._epsilon
@@ -215,7 +216,8 @@ class OneStepTD(TabularAgent):
     ``_bootstrap`` (dropped when S' is terminal). Q-learning and expected SARSA differ only in b."""
 
     def _bootstrap(self, s2):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _bootstrap(next_state), the "
+                                  "bootstrap value b(S') of its TD target")
 
     def update(self, state, action, reward, next_state, terminated, truncated=False):
         """One TD step from the transition (S, A, R, S'); returns the TD error δ.

@@ -39,7 +39,7 @@ class _Planner(TableMixin):
         return self._q
 
     def solve(self):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement solve(), which computes its Q table")
 
     def act(self, state, deterministic=False):
         """The greedy action of ``state`` (an int), or of each state of an array. Planners' policies are

@@ -270,3 +270,20 @@ def test_argument_errors(chain):
         DynaQ(chain, planning_steps=-1)
     with pytest.raises(TypeError, match="states must be integers"):
         QLearning(chain).act(np.array([0.5]))
+
+
+def test_an_agent_missing_a_method_of_its_base_is_named():
+    from symgraph.rl.tabular.agents import OneStepTD, TabularAgent
+
+    env = Spaces(spaces.Discrete(2), spaces.Discrete(2))
+
+    class NoUpdate(TabularAgent):
+        pass
+
+    class NoBootstrap(OneStepTD):
+        pass
+
+    with pytest.raises(NotImplementedError, match="NoUpdate must implement update"):
+        NoUpdate(env).update(0, 0, 1.0, 1, False)
+    with pytest.raises(NotImplementedError, match=r"NoBootstrap must implement _bootstrap\(next_state\)"):
+        NoBootstrap(env).update(0, 0, 1.0, 1, False)

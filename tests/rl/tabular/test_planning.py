@@ -125,3 +125,13 @@ def test_planner_errors():
 class _NoModel:
     observation_space = spaces.Discrete(4)
     action_space = spaces.Discrete(2)
+
+
+def test_a_planner_without_solve_is_named(frozen_lake):
+    from symgraph.rl.tabular.planning import _Planner
+
+    class NoSolve(_Planner):
+        pass
+
+    with pytest.raises(NotImplementedError, match="NoSolve must implement solve"):
+        NoSolve(frozen_lake, gamma=0.9, tol=1e-6, max_iterations=10).act(0)
