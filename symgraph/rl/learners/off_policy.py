@@ -79,6 +79,11 @@ class _Phase:
     fields: tuple        # the minibatch fields it takes, in order
     period: int          # it runs at gradient steps t with (t + 1) % period == 0
     updated: tuple       # the Variables it writes
+    outputs: tuple       # the names of its metrics
+
+    def runs_between(self, start, stop):
+        """Whether it runs at one of the gradient steps ``start, ..., stop - 1``."""
+        return stop // self.period > start // self.period
 
 
 def _count(owner, name, value, minimum=1):
@@ -153,7 +158,7 @@ class OffPolicyLearner(Learner):
         fields = tuple(fields)
         fn = function(*[self.batch[f] for f in fields], outputs=dict(outputs) if outputs else None,
                       updates=updates, seed=self.function_seed(), name=f"{type(self).__name__}/{name}")
-        self._phases.append(_Phase(fn, fields, int(period), tuple(updates)))
+        self._phases.append(_Phase(fn, fields, int(period), tuple(updates), tuple(outputs or ())))
         return fn
 
     def _compile(self):
@@ -175,6 +180,7 @@ class OffPolicyLearner(Learner):
         acting = {n for fn in self._acting for n in fn.state if n != fn.key_name and n not in names}
         self._acting_variables = [variables[n] for n in sorted(acting)]
         self._compiled = SharedJit(self.update_pure)  # identical learners (seeds) compile it once
+        self._periodic_outputs = [phase for phase in self._phases if phase.period > 1 and phase.outputs]
 
     # -----------------------------------------------------------------------------------------------------
     # The pure views (for compiled loops)
@@ -368,17 +374,30 @@ class OffPolicyLearner(Learner):
             current = following
         return returns, gamma ** steps * (1.0 - terminal), next_states
 
+    def _idle_outputs(self, start):
+        """The metrics of the periodic phases that run at none of the gradient steps of a call from step
+        ``start``."""
+        stop = start + self.gradient_steps
+        return [name for phase in self._periodic_outputs if not phase.runs_between(start, stop)
+                for name in phase.outputs]
+
     # -----------------------------------------------------------------------------------------------------
     # The agent protocol
 
     def update(self, buffer):
         """``gradient_steps`` gradient steps on transitions from ``buffer`` in one compiled call; returns
-        the mean of each metric over them, or None while the buffer holds fewer than ``batch_size``."""
+        the mean of each metric over them, or None while the buffer holds fewer than ``batch_size``. The
+        metrics of a periodic phase that ran at none of the call's steps (TD3's delayed ``actor_loss``) are
+        left out, as SB3 leaves them out of its logs (:meth:`update_pure` gives NaN for them)."""
         batches, indices = self.sample_batches(buffer)
         if batches is None:
             return None
-        metrics, state = self._compiled(self._update_state(), batches)
+        state = self._update_state()
+        idle = self._idle_outputs(int(state[self.gradient_step.name])) if self._periodic_outputs else ()
+        metrics, state = self._compiled(state, batches)
         self._write_state(state)
+        for name in idle:
+            del metrics[name]
         priorities = metrics.pop("priority", None)
         if self.prioritized and priorities is not None:
             buffer.update_priorities(indices, np.asarray(priorities).reshape(-1))

@@ -88,7 +88,7 @@ class TD3(ContinuousActions, OffPolicyLearner):
         state_dtype, seed: the observations' dtype and the learner's seed.
 
     ``update(buffer)`` returns ``{"critic_loss", "q", "actor_loss"}`` (``actor_loss`` averaged over the
-    policy steps of the call; NaN if none).
+    policy steps of the call, and left out of a call that made none).
     """
 
     @records_config
