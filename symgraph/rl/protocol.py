@@ -30,6 +30,9 @@ Optional hooks that ``run`` uses when present:
   (``last_val=0``).
 - ``state_shape``: the shape of one state (without a batch axis; ``None`` entries match any size); ``run``
   checks the environment's observations against it before the first step.
+- ``needs_path_returns``: False tells ``run`` not to call ``buffer.finish_path`` at episode ends, for
+  agents that do not read the ``"reward-to-go"``, ``"advantage"`` and ``"TD-error"`` fields it computes
+  (every symgraph learner computes its own returns); absent or True, ``run`` calls it.
 
 Paths still running at an update. ``run`` finishes a path (``buffer.finish_path``) when its episode ends. An
 on-policy learner updating every N steps, whose rollout ends mid-episode, finishes the running paths itself

@@ -18,7 +18,10 @@ Per step, ``run``:
    per-step agents;
 4. at the end of an episode calls ``buffer.finish_path(last_val)`` with ``last_val = 0`` after a
    termination and ``value(next_state)`` after a truncation (bootstrap), then the scheduled updates, then
-   ``end_episode()``, the logger, the callbacks and the evaluation.
+   ``end_episode()``, the logger, the callbacks and the evaluation. An agent whose
+   ``needs_path_returns`` is False (every symgraph learner: they compute their returns from the stored
+   rewards themselves) gets no ``finish_path`` calls, so its buffer holds no ``"reward-to-go"``,
+   ``"advantage"`` or ``"TD-error"``.
 
 After every update that returns metrics, ``run`` checks that no loss metric became NaN or infinite, and
 raises :class:`TrainingDiverged` if one did (see ``run``'s docstring). With
@@ -417,6 +420,9 @@ class _Driver:
         if buffer is not None and not isinstance(self.agent, StepAgent):
             update = getattr(self.agent, "update", None)
             self.update = update if callable(update) else None
+        #: the buffer's finish_path, or None where the agent does not read what it computes
+        self.finish_path = (buffer.finish_path if buffer is not None
+                            and getattr(self.agent, "needs_path_returns", True) else None)
 
         self.state_shape = getattr(self.agent, "state_shape", None)
         self.result = RunResult()
@@ -719,9 +725,10 @@ class _Driver:
         running_envs = np.flatnonzero(running["ep_len"] > 0)
         if self.buffer is not None and len(running_envs):
             _mark_truncated(self.buffer, running_envs)
+        if self.finish_path is not None and len(running_envs):
             last = (np.zeros(len(running_envs)) if self.value is None
                     else np.asarray(self.value(running["obs"][running_envs]), dtype=np.float64).reshape(-1))
-            self.buffer.finish_path(last, env_index=running_envs)
+            self.finish_path(last, env_index=running_envs)
         if self.end_episode is not None:
             for _ in running_envs:
                 self.end_episode()
@@ -822,7 +829,7 @@ class _Driver:
     # One environment
 
     def _run_single(self):
-        env, buffer, result = self.env, self.buffer, self.result
+        env, buffer, result, finish_path = self.env, self.buffer, self.result, self.finish_path
         act, act_and_extras, observe, value = self.act, self.act_and_extras, self.observe, self.value
         rewarder, noise, processor = self.rewarder, self.noise, self.processor
         low, high, noise_reset = self.low, self.high, self.noise_reset
@@ -894,9 +901,8 @@ class _Driver:
                     if extras:
                         transition.update(extras)
                     buffer.push(transition)
-                    if done:
-                        last = 0.0 if terminated or value is None else float(np.asarray(value(next_state)).item())
-                        buffer.finish_path(last)
+                if done and finish_path is not None:
+                    finish_path(0.0 if terminated or value is None else float(np.asarray(value(next_state)).item()))
                 if observe is not None:
                     observe(state, action, reward, next_state, terminated, truncated)
                 first = False
@@ -911,8 +917,8 @@ class _Driver:
                 state = next_state
             if not done:  # stopped by max_steps mid-episode: abandon it
                 self.stop_reason = "max_steps"
-                if buffer is not None:
-                    buffer.finish_path(0.0 if value is None else float(np.asarray(value(next_state)).item()))
+                if finish_path is not None:
+                    finish_path(0.0 if value is None else float(np.asarray(value(next_state)).item()))
                 if self.end_episode is not None:
                     self.end_episode()
                 return
@@ -943,7 +949,7 @@ class _Driver:
     # Vector environments
 
     def _run_vector(self):
-        env, buffer, result, n = self.env, self.buffer, self.result, self.n_envs
+        env, buffer, result, n, finish_path = self.env, self.buffer, self.result, self.n_envs, self.finish_path
         act, act_and_extras, observe, value = self.act, self.act_and_extras, self.observe, self.value
         rewarder, noise, processor = self.rewarder, self.noise, self.processor
         low, high, noise_reset = self.low, self.high, self.noise_reset
@@ -1041,12 +1047,12 @@ class _Driver:
             first = False
             finished = np.flatnonzero(done)
             if len(finished):
-                if buffer is not None:
+                if finish_path is not None:
                     last = np.zeros(len(finished))
                     boot = ~terminated[finished]
                     if value is not None and boot.any():
                         last[boot] = np.asarray(value(next_states[finished[boot]]), dtype=np.float64).reshape(-1)
-                    buffer.finish_path(last, env_index=finished)
+                    finish_path(last, env_index=finished)
                 # Sub-environments to reset here: cut ones (the env did not end them) and, when the env
                 # resets in the next step, the ended ones (turned into a same-step reset).
                 reset_mask = cut.copy() if same_step else (done.copy() if partial_reset else None)
@@ -1088,10 +1094,10 @@ class _Driver:
             self.stop_reason = "max_steps"
         # Episodes still running are abandoned: finish their paths (bootstrapped) and end them.
         running = np.flatnonzero(ep_len > 0)
-        if buffer is not None and len(running):
+        if finish_path is not None and len(running):
             last = (np.zeros(len(running)) if value is None
                     else np.asarray(value(obs[running]), dtype=np.float64).reshape(-1))
-            buffer.finish_path(last, env_index=running)
+            finish_path(last, env_index=running)
         if self.end_episode is not None:
             for _ in running:
                 self.end_episode()

@@ -289,6 +289,19 @@ def test_truncation_bootstraps_from_value_and_termination_does_not(truncate):
         np.testing.assert_allclose(buffer["advantage"], ref, rtol=1e-6)
 
 
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_an_agent_that_needs_no_path_returns_gets_no_finish_path(n_envs):
+    agent = ValueAgent(boot=2.0)
+    agent.needs_path_returns = False
+    env = LineEnv(length=3, truncate=True) if n_envs == 1 else SyncVectorEnv(
+        [lambda: LineEnv(length=3, truncate=True)] * n_envs, autoreset_mode=AutoresetMode.SAME_STEP)
+    buffer = Buffer(100)
+    result = run(env, agent, buffer, max_steps=7 * n_envs, max_episodes=None, eval_every=0)
+    assert result.episodes >= 2 and len(buffer) == 7 * n_envs
+    assert not {"reward-to-go", "advantage", "TD-error"} & set(buffer.fields)
+    assert agent.value_calls == []  # no bootstrap values asked for either
+
+
 def test_max_episode_steps_truncates_and_bootstraps():
     env, agent, buffer = LineEnv(length=None), ValueAgent(boot=1.0), Buffer(100, gamma=0.5, lam=1.0)
     result = run(env, agent, buffer, max_episode_steps=4, max_episodes=2, eval_every=0)

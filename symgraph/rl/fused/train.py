@@ -196,6 +196,19 @@ def seed_state(learner, key):
 #: The compiled ``keys -> states`` of each learner (``_seed_states``), kept while the learner lives.
 _SEED_STATES = weakref.WeakKeyDictionary()
 
+#: XLA options of the programs ``train`` compiles, on the CPU: LLVM's optimisation level 1 instead of XLA's
+#: default. On a 2-core CPU, PPO's fused program of CartPole-v1 and its seeds' initial states (3 seeds) compiled
+#: in 3.4-3.8 s instead of 5.0-5.1 s, and ran in the same 3.5 s: the heavy work of these programs is in matrix
+#: products, library kernels that LLVM does not generate. Not used on accelerators, whose code generation it
+#: would also change.
+CPU_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
+
+
+def _compiler_options(devices):
+    """:data:`CPU_COMPILER_OPTIONS` when the program runs on CPU devices, else None."""
+    platforms = {d.platform for d in (jax.devices() if devices is None else devices)}
+    return dict(CPU_COMPILER_OPTIONS) if platforms == {"cpu"} else None
+
 
 def _seed_states(learner):
     """``keys -> states``: :func:`seed_state` of each key, stacked, compiled once per learner (and number of
@@ -207,7 +220,8 @@ def _seed_states(learner):
     pool is small (seen on 2 cores). Drawing initial values is cheap, so the loop costs nothing that matters."""
     fn = _SEED_STATES.get(learner)
     if fn is None:
-        fn = _SEED_STATES[learner] = jax.jit(lambda keys: jax.lax.map(lambda key: seed_state(learner, key), keys))
+        fn = _SEED_STATES[learner] = jax.jit(lambda keys: jax.lax.map(lambda key: seed_state(learner, key), keys),
+                                             compiler_options=_compiler_options(None))
     return fn
 
 
@@ -457,7 +471,7 @@ def train(env, learner, total_steps, *, seeds=1, num_envs=None, env_params=None,
     if mesh is not None:
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds"))
         keys, states = jax.device_put((keys, states), sharding)
-    compiled = jax.jit(program_fn).lower(keys, states).compile()
+    compiled = jax.jit(program_fn).lower(keys, states).compile(compiler_options=_compiler_options(None))
     compile_seconds = time.perf_counter() - start
     with bar:
         start = time.perf_counter()

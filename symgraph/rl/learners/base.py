@@ -83,6 +83,11 @@ class Learner:
         seed: integer seed (None: a fresh one, recorded in ``self.seed``).
     """
 
+    #: The learners compute their returns and advantages from the stored rewards themselves, so
+    #: :func:`~symgraph.rl.run` skips ``buffer.finish_path`` for them (a compiled call per finished episode,
+    #: and a compilation per new path length).
+    needs_path_returns = False
+
     def __init__(self, state_shape, actions_shape, seed=None):
         self.state_shape = ((int(state_shape),) if isinstance(state_shape, int | np.integer)
                             else tuple(int(d) for d in state_shape))
