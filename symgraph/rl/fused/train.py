@@ -471,7 +471,7 @@ def train(env, learner, total_steps, *, seeds=1, num_envs=None, env_params=None,
     if mesh is not None:
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds"))
         keys, states = jax.device_put((keys, states), sharding)
-    compiled = jax.jit(program_fn).lower(keys, states).compile(compiler_options=_compiler_options(None))
+    compiled = jax.jit(program_fn).lower(keys, states).compile(compiler_options=_compiler_options(devices))
     compile_seconds = time.perf_counter() - start
     with bar:
         start = time.perf_counter()

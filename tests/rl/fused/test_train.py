@@ -8,9 +8,11 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
 
 import gymnasium
 import gymnax
+import jax
 import numpy as np
 import pytest
 
@@ -200,3 +202,10 @@ def test_errors(cartpole):
                                total_steps=160, seed=0)
     with pytest.raises(ValueError, match="anneals over total_steps=160.*but train runs total_steps=96"):
         rl.train(cartpole, annealed, STEPS)
+
+
+def test_programs_compile_with_the_cpu_options_on_cpus_only():
+    assert train_module._compiler_options(jax.devices("cpu")) == train_module.CPU_COMPILER_OPTIONS
+    accelerator = types.SimpleNamespace(platform="gpu")
+    assert train_module._compiler_options([accelerator]) is None
+    assert train_module._compiler_options([jax.devices("cpu")[0], accelerator]) is None
