@@ -7,8 +7,9 @@ than the computation: acting with a 256-256 MLP takes about 35-70 us per call as
 synchronously on a 2-core CPU. An RL loop gains little from asynchrony anyway: the next action needs the
 parameters the update is computing. Measured on whole runs (2-core CPU, the benchmarks' settings): PPO on
 CartPole-v1 3.1 s per seed against 5.1 s, DQN on CartPole-v1 9.6 s against 11-12 s. The cost: XLA then runs
-the independent branches of one computation one after the other, so a large update made of parallel parts
-is slower: TD3 with twin 400-300 critics on Pendulum-v1 took 50-54 s against 44-47 s asynchronously.
+the independent branches of one computation one after the other, and TD3 with twin 400-300 critics on
+Pendulum-v1 took 50-54 s against 44-47 s asynchronously in whole runs (its update alone takes the same time in
+both modes, so where that difference comes from is not pinned down).
 
 So importing symgraph switches JAX's ``jax_cpu_enable_async_dispatch`` flag off, which takes effect if no JAX
 computation has run yet in the process (the flag is read when the CPU backend starts). It changes when the

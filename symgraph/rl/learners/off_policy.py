@@ -374,9 +374,12 @@ class OffPolicyLearner(Learner):
             current = following
         return returns, gamma ** steps * (1.0 - terminal), next_states
 
-    def _idle_outputs(self, start):
-        """The metrics of the periodic phases that run at none of the gradient steps of a call from step
-        ``start``."""
+    def _idle_outputs(self, state):
+        """The metrics of the periodic phases that run at none of the gradient steps of a call of
+        :meth:`update_pure` on ``state`` (read on the host only when there are such phases)."""
+        if not self._periodic_outputs:
+            return ()
+        start = int(state[self.gradient_step.name])
         stop = start + self.gradient_steps
         return [name for phase in self._periodic_outputs if not phase.runs_between(start, stop)
                 for name in phase.outputs]
@@ -393,7 +396,7 @@ class OffPolicyLearner(Learner):
         if batches is None:
             return None
         state = self._update_state()
-        idle = self._idle_outputs(int(state[self.gradient_step.name])) if self._periodic_outputs else ()
+        idle = self._idle_outputs(state)
         metrics, state = self._compiled(state, batches)
         self._write_state(state)
         for name in idle:
