@@ -1,8 +1,9 @@
 """``function()``: compile a sub-graph into a jitted JAX function with state write-back, and its ``.pure`` view.
 
 The sub-graph from the inputs to the outputs and update expressions is walked once; the interpreter loop
-becomes one pure function ``(variable_values, key, inputs) -> (outputs, new_values, new_key)`` compiled by
-``jax.jit`` (which caches one executable per input shape signature). Variables are jit arguments, so updating
+becomes one pure function ``(variable_values, key, inputs) -> (outputs, new_values, new_key)`` compiled once
+per input shape signature, and once per process for identical functions (:class:`~symgraph.shared_jit.SharedJit`:
+the learners of several seeds compile their acting functions once). Variables are jit arguments, so updating
 them never recompiles. A call gathers the variables' current device arrays, runs the executable, writes the
 updated ones back and returns numpy outputs; ``.pure(state, *inputs)`` is the same executable with the state
 passed in and out explicitly, for use inside ``jax.jit``, ``jax.vmap`` and ``jax.lax.scan``.
@@ -17,6 +18,7 @@ from symgraph import rng
 from symgraph.errors import InputError, UpdateError, describe, format_shape
 from symgraph.interpreter import evaluate, topological_order
 from symgraph.nodes import Placeholder, RandomKey, Tensor, Variable, as_tensor
+from symgraph.shared_jit import SharedJit
 
 _function_ids = itertools.count()
 _ARRAY_TYPES = (np.ndarray, np.generic, jax.Array)
@@ -84,7 +86,10 @@ class Function:
         self._key = rng.key_from_seed(seed) if self._key_node is not None else None
         self._input_specs = [(p, p.shape, p.dtype) for p in self.inputs]
         self._single_output = outputs is not None and not isinstance(outputs, dict | list | tuple)
-        self._jitted = jax.jit(self._run)
+        # Direct calls share executables with identical functions of the process (another learner of the same
+        # architecture, another seed: compiled once); ``pure`` runs ``self._jitted`` inside the caller's trace.
+        self._shared = SharedJit(self._run)
+        self._jitted = self._shared.jitted
         self._call = self._make_call()
 
     def _check_leaves(self, leaves, on_unused_input):
@@ -153,7 +158,7 @@ class Function:
     def _make_call(self):
         """The per-call path, specialised once with everything it needs bound as local names (it is the hot
         loop of every learner: inputs of the right type, dtype and static shape pass through unconverted)."""
-        jitted, fast_types = self._jitted, _FAST_TYPES
+        jitted, fast_types = self._shared, _FAST_TYPES
         state_vars, updated_vars = self._state_vars, self._updated_vars
         n_inputs, n_out, has_key, single, form = (len(self.inputs), len(self._output_nodes), self._key_node is not None,
                                                   self._single_output, self._format)
@@ -214,8 +219,9 @@ class Function:
 
     @property
     def compile_count(self):
-        """How many executables were compiled (one per distinct input shape/dtype signature)."""
-        return self._jitted._cache_size()
+        """How many executables direct calls needed (one per distinct input shape/dtype signature; an identical
+        function of the process may have compiled them)."""
+        return self._shared.cache_size()
 
     def __repr__(self):
         return f"<Function {self.name!r}: inputs {[p.name for p in self.inputs]}>"

@@ -84,6 +84,21 @@ def test_compiled_once_per_shape_signature_and_updates_never_recompile():
     assert train.compile_count == 2
 
 
+def test_identical_functions_share_one_executable_and_keep_their_own_state(monkeypatch):
+    from symgraph import shared_jit
+    monkeypatch.setattr(shared_jit, "_EXECUTABLES", {})
+    models = [linear_model(), linear_model()]
+    trains = []
+    for x, w, b, y, loss in models:
+        trains.append(sg.function(x, outputs=loss, updates={w: w - 0.1 * sg.gradients(loss, w)}))
+    models[1][1].update(np.full((3, 2), 0.5, "float32"))  # the second model starts elsewhere
+    data = np.ones((5, 3), "float32")
+    losses = [float(train(data)) for train in trains]
+    assert len(shared_jit._EXECUTABLES) == 1                         # the second function compiled nothing
+    np.testing.assert_allclose(losses, [np.tanh(3.0) ** 2, np.tanh(1.5) ** 2], rtol=1e-6)
+    assert not np.allclose(models[0][1].value, models[1][1].value)  # each wrote its own variables back
+
+
 def test_inputs_are_converted_within_their_dtype_kind():
     x = sg.Placeholder((None,), "float32")
     f = sg.function(x, outputs=x * 2)
