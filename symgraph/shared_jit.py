@@ -3,7 +3,7 @@
 The learners of a benchmark or a sweep (several seeds, the same architecture and hyperparameters) trace the
 same update program, each through its own ``jax.jit``, which compiles each one again (seconds for a large
 update). ``SharedJit`` lowers the program (a fraction of that) and looks the compiled executable up by the
-digest of the lowered text and of the arguments' tree structure; the executable is compiled once per process.
+digest of the lowered text and of the tree structures of its arguments and results; the executable is compiled once per process.
 """
 
 import hashlib
@@ -40,7 +40,7 @@ class SharedJit:
         executable = self._by_signature.get(signature)
         if executable is None:
             lowered = self.jitted.lower(*args)
-            digest = hashlib.sha256(f"{tree}\n{lowered.as_text()}".encode()).hexdigest()
+            digest = hashlib.sha256(f"{tree}\n{lowered.out_tree}\n{lowered.as_text()}".encode()).hexdigest()
             executable = _EXECUTABLES.get(digest)
             if executable is None:
                 executable = _EXECUTABLES[digest] = lowered.compile()

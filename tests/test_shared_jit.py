@@ -48,6 +48,15 @@ def test_programs_differing_only_in_an_unused_input_are_not_confused(monkeypatch
     assert len(shared_jit._EXECUTABLES) == 2
 
 
+def test_programs_differing_only_in_their_result_structure_are_not_confused(monkeypatch):
+    monkeypatch.setattr(shared_jit, "_EXECUTABLES", {})
+    # the same lowered text (an empty node has no leaf to name in it), another result tree
+    one, two = SharedJit(lambda x: (x + 1, ())), SharedJit(lambda x: (x + 1, (), ()))
+    x = np.ones(2, np.float32)
+    assert len(one(x)) == 2 and len(two(x)) == 3
+    assert len(shared_jit._EXECUTABLES) == 2
+
+
 def test_errors_of_the_program_still_surface():
     fn = SharedJit(lambda x: x @ x)
     with pytest.raises(TypeError):

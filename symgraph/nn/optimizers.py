@@ -32,6 +32,7 @@ from symgraph.graph import Scope
 from symgraph.interpreter import topological_order
 from symgraph.nn.schedules import Schedule
 from symgraph.nodes import Tensor, Variable, apply, constant, item
+from symgraph.shared_jit import SharedJit
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSProp"]
 
@@ -91,7 +92,7 @@ class Optimizer:
 
         with Scope(name or self.default_name) as scope:
             self.scope = scope.path
-            state = transform.init(self._param_values())
+            state = self._initial_state()
             flat, self._treedef = jax.tree_util.tree_flatten_with_path(state)
             self.state_variables = [Variable(jnp.asarray(leaf), name=_path_name(path), trainable=False)
                                     for path, leaf in flat]
@@ -109,6 +110,11 @@ class Optimizer:
     def _param_values(self):
         return {p.name: p.device_value for p in self.params}
 
+    def _initial_state(self):
+        """``transform.init`` of the current parameter values, as one compiled program shared by identical
+        optimizers of the process (run eagerly, it would compile one ``zeros_like`` per parameter shape)."""
+        return SharedJit(self.transform.init)(self._param_values())
+
     @property
     def variables(self):
         """Every Variable of the optimizer's own state: the optax state leaves and the step counter."""
@@ -120,7 +126,7 @@ class Optimizer:
         The optax state is re-initialised with ``transform.init`` (moments to zero, counts to zero...) and
         the step counter goes back to 0, so the next update equals the first update of a new optimizer.
         """
-        leaves = jax.tree_util.tree_leaves(self.transform.init(self._param_values()))
+        leaves = jax.tree_util.tree_leaves(self._initial_state())
         for variable, leaf in zip(self.state_variables, leaves, strict=True):
             variable.update(leaf)
         self.step.update(np.int32(0))
