@@ -3,7 +3,8 @@
 The learners of a benchmark or a sweep (several seeds, the same architecture and hyperparameters) trace the
 same update program, each through its own ``jax.jit``, which compiles each one again (seconds for a large
 update). ``SharedJit`` lowers the program (a fraction of that) and looks the compiled executable up by the
-digest of the lowered text and of the tree structures of its arguments and results; the executable is compiled once per process.
+digest of the lowered text and of the tree structures of its arguments and results; the executable is
+compiled once per process.
 """
 
 import hashlib

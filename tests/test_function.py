@@ -89,7 +89,7 @@ def test_identical_functions_share_one_executable_and_keep_their_own_state(monke
     monkeypatch.setattr(shared_jit, "_EXECUTABLES", {})
     models = [linear_model(), linear_model()]
     trains = []
-    for x, w, b, y, loss in models:
+    for x, w, _, _, loss in models:
         trains.append(sg.function(x, outputs=loss, updates={w: w - 0.1 * sg.gradients(loss, w)}))
     models[1][1].update(np.full((3, 2), 0.5, "float32"))  # the second model starts elsewhere
     data = np.ones((5, 3), "float32")

@@ -416,10 +416,19 @@ def save_learner(learner, path):
     return write(path, {"learner": meta}, arrays)
 
 
+def _learner_meta(meta, path, owner):
+    """The ``"learner"`` part of a checkpoint's metadata; a clear error for the file of a tabular agent."""
+    if "learner" not in meta:
+        raise SaveLoadError(f"{owner}: {path} holds a tabular agent, not a learner; build the agent the same "
+                            f"way (e.g. QLearning(env, ...)) and call agent.load(path)")
+    return meta["learner"]
+
+
 def load_into(learner, path):
     """Load the checkpoint at ``path`` (of a learner or of a run) into ``learner``, all or nothing."""
-    meta, arrays = read(path, f"{type(learner).__name__}.load")
-    restore_learner(learner, meta["learner"], arrays, path)
+    owner = f"{type(learner).__name__}.load"
+    meta, arrays = read(path, owner)
+    restore_learner(learner, _learner_meta(meta, path, owner), arrays, path)
     return learner
 
 
@@ -460,7 +469,7 @@ def rebuild(cls, meta, path):
 def load_new(cls, path):
     """``cls.load(path)``: a new ``cls`` learner rebuilt from the checkpoint's config, with its state."""
     meta, arrays = read(path, f"{cls.__name__}.load")
-    learner_meta = meta["learner"]
+    learner_meta = _learner_meta(meta, path, f"{cls.__name__}.load")
     if (learner_meta["module"], learner_meta["class"]) != (cls.__module__, cls.__qualname__):
         raise SaveLoadError(f"{cls.__name__}.load: {path} holds a {learner_meta['class']} learner, not a "
                             f"{cls.__name__}; load it with symgraph.rl.load(path) or "
@@ -482,7 +491,7 @@ def load(path):
             ``learner.load(path)``).
     """
     meta, arrays = read(path)
-    learner_meta = meta["learner"]
+    learner_meta = _learner_meta(meta, path, "symgraph.rl.load")
     cls = _learner_class(learner_meta, path)
     learner = rebuild(cls, learner_meta, path)
     restore_learner(learner, learner_meta, arrays, path)

@@ -410,16 +410,6 @@ def _train_deep(algo, env_id, learner_kwargs, run_settings, seed, logdir, config
     return _result(result.total_steps, result.episodes, seconds, returns)
 
 
-def _save_table(agent, algo, env_id, path):
-    """A tabular agent's checkpoint: its Q table and what it is (the library's checkpoints hold learners)."""
-    meta = json.dumps({"algo": algo, "env": env_id, "class": type(agent).__name__})
-
-    def save(stream):
-        np.savez(stream, q_values=agent.q_values, meta=np.array(meta))
-
-    atomic_write(path, save)
-
-
 def _train_tabular(algo, env_id, learner_kwargs, run_settings, seed, logdir, config, progress, tensorboard):
     """One seed of a tabular agent through the tabular Trainer, run in chunks of ``n_episodes / evaluations``
     episodes (each ended by the Trainer's evaluation) and logged after each; returns the result dict of
@@ -457,7 +447,7 @@ def _train_tabular(algo, env_id, learner_kwargs, run_settings, seed, logdir, con
                                   "eval/success_rate": evaluation["success_rate"]}, steps)
                     bar.set_return(evaluation["mean_return"])
         seconds = time.perf_counter() - start
-        _save_table(agent, algo, env_id, logdir / CHECKPOINT_NAME)
+        agent.save(logdir / CHECKPOINT_NAME)
         returns = evaluate_policy(lambda s: agent.act(s, deterministic=True), env, run_settings["eval_episodes"],
                                   seed + EVAL_SEED_OFFSET)
         logger.write({"eval/return": float(returns.mean()), "eval/std": float(returns.std())}, steps)
@@ -550,14 +540,10 @@ def _load(path):
     config_path = path.parent / CONFIG_NAME
     config = json.loads(config_path.read_text()) if config_path.is_file() else None
     if config is not None and zoo.family(config["algo"]) == "tabular":
-        with np.load(path, allow_pickle=False) as stored:
-            if "q_values" not in stored.files:
-                raise SaveLoadError(f"{path} holds no Q table (q_values): not the checkpoint of a tabular agent")
-            table = stored["q_values"]
         env = gymnasium.make(config["env"])
         agent = zoo.make_learner(config["algo"], env, config["learner"], config["run"], config["seed"])
         env.close()
-        agent.q_values[...] = table
+        agent.load(path)
         return (lambda s: agent.act(s, deterministic=True)), config["env"], config
     agent = checkpoint.load(path)
     if config is not None:

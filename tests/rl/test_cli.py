@@ -258,7 +258,7 @@ def test_evaluate_refuses_what_is_not_a_checkpoint(runs, tmp_path, capsys):
     np.savez(table / "checkpoint.npz", x=np.zeros(3))
     with pytest.raises(SystemExit) as exit_:
         main(["evaluate", str(table)])
-    assert exit_.value.code == 2 and "holds no Q table" in capsys.readouterr().err
+    assert exit_.value.code == 2 and "is an .npz file but not a symgraph.rl checkpoint" in capsys.readouterr().err
 
 
 def test_evaluate_a_checkpoint_without_config_takes_the_env_it_records(runs, tmp_path, capsys):

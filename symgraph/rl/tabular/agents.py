@@ -35,6 +35,7 @@ import operator
 
 import numpy as np
 
+from symgraph.rl.tabular import saving
 from symgraph.rl.tabular.mdp import discrete_spaces
 
 
@@ -105,6 +106,9 @@ class TabularAgent(TableMixin):
     Attributes:
         episodes: number of finished episodes; steps: number of ``update`` calls.
     """
+
+    #: Attributes that :meth:`save` leaves out (work arrays, and what it stores its own way).
+    not_saved = ("model",)
 
     def __init__(self, env, epsilon=0.1, gamma=0.99, lr=0.1, *, epsilon_unit="episode", initial_q=0.0,
                  seed=None):
@@ -205,6 +209,21 @@ class TabularAgent(TableMixin):
         raise NotImplementedError(f"{type(self).__name__} must implement update(state, action, reward, "
                                   "next_state, terminated, truncated)")
 
+    # --- saving ------------------------------------------------------------------------------------------
+    def save(self, path):
+        """Save the agent to one ``.npz`` file at ``path`` (exactly that path: no suffix is added), written
+        atomically: the Q table, the counters, the ε in force, the random generator (and SARSA's traces,
+        Dyna-Q's model), so that the agent loaded from it acts and learns exactly as this one would.
+        Schedules are code and are not stored. Returns ``path``."""
+        return saving.save(self, path)
+
+    def load(self, path):
+        """Load a file written by :meth:`save` into this agent, which must be of the same class, with the same
+        settings (spaces, γ, step size, trace settings, planning steps, ε a number or a schedule), and the
+        same schedules; all or nothing (a :class:`~symgraph.SaveLoadError` lists what differs and nothing
+        is changed). Returns the agent."""
+        return saving.load(self, path)
+
     def __repr__(self):
         eps = self._schedule if self._schedule is not None else self._epsilon
         return (f"{type(self).__name__}(n_states={self.n_states}, n_actions={self.n_actions}, "
@@ -303,6 +322,8 @@ class SARSA(TabularAgent):
         trace: "accumulating" (S&B eq. 12.5 in tabular form) or "replacing".
         epsilon_unit, initial_q, seed: see `TabularAgent`.
     """
+
+    not_saved = ("model", "_scratch")
 
     def __init__(self, env, epsilon=0.1, lmbda=0.9, gamma=0.99, lr=0.1, *, trace="accumulating",
                  epsilon_unit="episode", initial_q=0.0, seed=None):
