@@ -22,8 +22,10 @@ class SharedJit:
     """``jax.jit(fn)`` with executables shared between instances whose lowered programs are identical.
 
     A call runs the executable of the previous call directly (jit's own C++ path checks the arguments'
-    structure, shapes and dtypes, and refuses other ones); only a new argument signature goes through the
-    lookup (tree structure, shapes and dtypes, as ``jax.jit`` keys its cache)."""
+    structure, shapes, dtypes and placement, and refuses other ones); only a new argument signature goes
+    through the lookup (tree structure, shapes and dtypes, as ``jax.jit`` keys its cache, and where the
+    program runs: the devices of the arguments committed to one, and JAX's default device, which the lowered
+    text does not name)."""
 
     def __init__(self, fn):
         self.jitted = jax.jit(fn)
@@ -37,11 +39,14 @@ class SharedJit:
             except (TypeError, ValueError):  # not the previous signature: look it up below
                 pass
         leaves, tree = jax.tree_util.tree_flatten(args)
-        signature = (tree, tuple((np.shape(x), getattr(x, "dtype", type(x))) for x in leaves))
+        placement = (jax.config.jax_default_device,
+                     tuple(x.sharding if getattr(x, "committed", False) else None for x in leaves))
+        signature = (tree, tuple((np.shape(x), getattr(x, "dtype", type(x))) for x in leaves), placement)
         executable = self._by_signature.get(signature)
         if executable is None:
             lowered = self.jitted.lower(*args)
-            digest = hashlib.sha256(f"{tree}\n{lowered.out_tree}\n{lowered.as_text()}".encode()).hexdigest()
+            digest = hashlib.sha256(f"{tree}\n{placement}\n{lowered.out_tree}\n{lowered.as_text()}".encode()
+                                    ).hexdigest()
             executable = _EXECUTABLES.get(digest)
             if executable is None:
                 executable = _EXECUTABLES[digest] = lowered.compile()

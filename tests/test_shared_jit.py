@@ -1,5 +1,9 @@
 """SharedJit: one executable per identical program in the process, never confused between signatures."""
 
+import os
+import subprocess
+import sys
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -61,3 +65,28 @@ def test_errors_of_the_program_still_surface():
     fn = SharedJit(lambda x: x @ x)
     with pytest.raises(TypeError):
         fn(np.ones((2, 3), np.float32))
+
+
+PLACED = """
+import jax, numpy as np
+from symgraph.shared_jit import SharedJit
+
+double = lambda x: 2 * x
+first, second, third = SharedJit(double), SharedJit(double), SharedJit(double)
+x = np.ones(3, np.float32)
+devices = []
+devices.append(first(x).devices())
+devices.append(second(jax.device_put(x, jax.devices()[1])).devices())  # committed to the second device
+with jax.default_device(jax.devices()[1]):
+    devices.append(third(x).devices())
+print([sorted(d.id for d in found) for found in devices])
+"""
+
+
+def test_executables_are_not_shared_across_devices():
+    """Programs placed on another device (an argument committed to it, or JAX's default device) get their own
+    executable: the lowered text does not name the device (two forced CPU devices, in a subprocess)."""
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", PLACED], env=env, capture_output=True, text=True, timeout=300,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[[0], [1], [1]]"
