@@ -147,6 +147,15 @@ class Function:
             raise InputError(f"{self.name!r} takes {len(self.inputs)} input(s) {names}, got {len(args)}")
         return [a if isinstance(a, _ARRAY_TYPES) else np.asarray(a) for a in args]
 
+    def _check_call_args(self, args):
+        """:meth:`_check_args` for a direct call, which cannot run on traced values."""
+        if any(isinstance(a, jax.core.Tracer) for a in args):
+            raise InputError(f"{self.name!r} was called on traced values (inside jax.jit, vmap, grad or scan); a "
+                             f"call returns numpy arrays and writes its variables back, which a trace cannot do. "
+                             f"Inside JAX transformations use {self.name}.pure(state, *inputs) with "
+                             f"state = {self.name}.state")
+        return self._check_args(args)
+
     def _split_results(self, results):
         n_out, n_upd = len(self._output_nodes), len(self._update_nodes)
         key = results[n_out + n_upd] if self._key_node is not None else None
@@ -162,7 +171,7 @@ class Function:
         state_vars, updated_vars = self._state_vars, self._updated_vars
         n_inputs, n_out, has_key, single, form = (len(self.inputs), len(self._output_nodes), self._key_node is not None,
                                                   self._single_output, self._format)
-        check = self._check_args
+        check = self._check_call_args
         asarray = np.asarray
         stateless = not state_vars and not has_key
 

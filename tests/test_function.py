@@ -99,6 +99,16 @@ def test_identical_functions_share_one_executable_and_keep_their_own_state(monke
     assert not np.allclose(models[0][1].value, models[1][1].value)  # each wrote its own variables back
 
 
+def test_a_direct_call_inside_a_jax_transformation_points_to_pure():
+    x, w, b, y, loss = linear_model()
+    f = sg.function(x, outputs=loss, name="loss_fn")
+    data = np.ones((5, 3), "float32")
+    with pytest.raises(sg.InputError, match=r"'loss_fn' was called on traced values.*loss_fn.pure\(state"):
+        jax.jit(lambda a: f(a))(data)
+    pure = jax.jit(lambda a: f.pure(f.state, a)[0])  # the way that works
+    np.testing.assert_allclose(pure(data), f(data), rtol=1e-6)
+
+
 def test_inputs_are_converted_within_their_dtype_kind():
     x = sg.Placeholder((None,), "float32")
     f = sg.function(x, outputs=x * 2)
