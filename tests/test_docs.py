@@ -38,7 +38,7 @@ DOCUMENTED_MODULES = [
     "symgraph.rl.run", "symgraph.rl.buffer", "symgraph.rl.sum_tree", "symgraph.rl.envs", "symgraph.rl.noise",
     "symgraph.rl.returns", "symgraph.rl.losses", "symgraph.rl.bandits", "symgraph.rl.tabular",
     "symgraph.rl.logging", "symgraph.rl.progress", "symgraph.rl.plotting", "symgraph.rl.checkpoint",
-    "symgraph.rl.zoo", "symgraph.rl.cli", "symgraph.rl.fused", "symgraph.rl.fused.train", "symgraph.rl.fused.envs",
+    "symgraph.rl.zoo", "symgraph.rl.cli", "symgraph.rl.fused", "symgraph.rl.fused.loop", "symgraph.rl.fused.envs",
     "symgraph.rl.fused.on_policy", "symgraph.rl.fused.off_policy", "symgraph.rl.fused.replay",
     # internals, for contributors
     "symgraph.nodes", "symgraph.graph", "symgraph.interpreter", "symgraph.function", "symgraph.gradients",

@@ -54,7 +54,7 @@ import numpy as np
 
 from symgraph import rng
 from symgraph.rl.fused import replay
-from symgraph.rl.fused.train import Program, episode_metrics
+from symgraph.rl.fused.loop import Program, episode_metrics
 from symgraph.rl.learners.dqn import DQN
 from symgraph.rl.learners.off_policy import OffPolicyLearner
 from symgraph.rl.learners.td3 import TD3
@@ -216,7 +216,7 @@ def replay_update(learner, state, buffer, key, *, draws=0, beta=None):
 
 def build(learner, env, total_steps, *, buffer_size=None, update_every=1, update_after=None, noise=None,
           alpha=None, beta=None):
-    """The :class:`~symgraph.rl.fused.train.Program` of an off-policy learner on ``env`` (a
+    """The :class:`~symgraph.rl.fused.loop.Program` of an off-policy learner on ``env`` (a
     :class:`~symgraph.rl.fused.envs.JaxEnv`) for ``total_steps`` env steps (see the module docstring).
 
     Args:

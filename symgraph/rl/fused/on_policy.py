@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from symgraph import rng
-from symgraph.rl.fused.train import Program, episode_metrics
+from symgraph.rl.fused.loop import Program, episode_metrics
 from symgraph.rl.learners.reinforce import REINFORCE
 
 __all__ = ["build", "make_rollout", "rollout_keys", "rollout_length", "OnPolicyCarry"]
@@ -91,7 +91,7 @@ def make_rollout(learner, env):
     """``rollout(carry) -> (carry, batch, stats)``: one rollout of :func:`rollout_length` steps from an
     :class:`OnPolicyCarry`, with ``batch`` the time-major dict :meth:`update_pure` takes (with ``"real"``, every
     row stored) and ``stats`` the ``(done, last_return, last_length)`` arrays of
-    :func:`~symgraph.rl.fused.train.episode_metrics`. Pure; the fused iteration is this rollout and
+    :func:`~symgraph.rl.fused.loop.episode_metrics`. Pure; the fused iteration is this rollout and
     ``learner.update_pure(carry.learner, batch)``."""
     length = rollout_length(learner)
 
@@ -118,7 +118,7 @@ def make_rollout(learner, env):
 
 
 def build(learner, env, total_steps):
-    """The :class:`~symgraph.rl.fused.train.Program` of an on-policy learner on ``env`` (a
+    """The :class:`~symgraph.rl.fused.loop.Program` of an on-policy learner on ``env`` (a
     :class:`~symgraph.rl.fused.envs.JaxEnv` of ``learner.n_envs`` copies) for ``total_steps`` env steps."""
     steps = _check(learner, env, total_steps)
     rollout = make_rollout(learner, env)

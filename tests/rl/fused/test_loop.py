@@ -20,7 +20,7 @@ from symgraph import rl
 from symgraph.rl.logging import Logger
 from symgraph.rl.tabular import QLearning
 
-train_module = importlib.import_module("symgraph.rl.fused.train")
+train_module = importlib.import_module("symgraph.rl.fused.loop")
 
 ITERATIONS = 6
 STEPS = ITERATIONS * 2 * 8  # 2 envs x 8 steps per iteration
