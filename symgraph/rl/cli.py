@@ -1,10 +1,11 @@
-"""The command line, ``symgraph-rl`` (also ``python -m symgraph.rl``): train, evaluate, plot, bandits, list.
+"""The command line, ``symgraph-rl`` (also ``python -m symgraph.rl``): train, resume, evaluate, plot, bandits, list.
 
 - ``train ALGO ENV``: trains with the tuned settings of :mod:`symgraph.rl.zoo` (or the learner's defaults,
   with a note, for a pair without an entry), through :func:`symgraph.rl.run` (tabular agents: the
   :class:`~symgraph.rl.tabular.Trainer`), and leaves in the log directory ``progress.csv`` (one row per
   episode and per evaluation, :class:`~symgraph.rl.logging.Logger`), ``learning_curve.png``,
   ``checkpoint.npz`` (``learner.save``) and ``config.json`` (the settings used and the result).
+- ``resume LOGDIR``: continues an interrupted ``train`` from its checkpoints.
 - ``evaluate CHECKPOINT``: loads a checkpoint and reports the mean and standard deviation of its greedy
   return.
 - ``plot LOGDIR...``: learning curves (mean and 95% bootstrap interval over seeds) as a PNG.
@@ -301,8 +302,9 @@ class _TrainLog:
     evaluation writes one table to the command's output with the evaluation, the training episodes since
     the last one (their count and mean return) and the latest mean of each update metric."""
 
-    def __init__(self, logdir, tensorboard):
-        self.files = Logger(logdir, formats=("csv", "tensorboard") if tensorboard else ("csv",))
+    def __init__(self, logdir, tensorboard, after_step=None):
+        self.files = Logger(logdir, formats=("csv", "tensorboard") if tensorboard else ("csv",),
+                            append=after_step is not None, after_step=after_step)
         self.table = Logger(formats=("stdout",), stream=log)
         self.returns, self.updates = [], {}
 
@@ -336,10 +338,10 @@ class _Evaluations:
     ``every`` (on the ``episodes`` episodes seeded ``seed``, ``seed + 1``... each time, so that evaluations
     differ by the policy only) and logs ``eval/return`` and ``eval/std``."""
 
-    def __init__(self, env_id, every, episodes, seed, logger):
+    def __init__(self, env_id, every, episodes, seed, logger, last=None):
         self.env = gymnasium.make(env_id)
         self.every, self.episodes, self.seed, self.logger = every, episodes, seed, logger
-        self.next = every
+        self.next = every if last is None or not every else (last // every + 1) * every  # last: a resumed log's
 
     def evaluate(self, agent, step):
         returns = evaluate_policy(lambda s: agent.act(s, deterministic=True), self.env, self.episodes, self.seed)
@@ -365,8 +367,10 @@ def _result(steps, episodes, seconds, returns):
             "final_eval": {"mean": float(returns.mean()), "std": float(returns.std()), "episodes": len(returns)}}
 
 
-def _train_deep(algo, env_id, learner_kwargs, run_settings, seed, logdir, config, progress, tensorboard):
-    """One seed of a deep-RL learner through ``rl.run``; returns the result dict of ``config.json``."""
+def _train_deep(algo, env_id, learner_kwargs, run_settings, seed, logdir, config, progress, tensorboard,
+                resume=False):
+    """One seed of a deep-RL learner through ``rl.run``; returns the result dict of ``config.json``. With
+    ``resume``, continues the run of the checkpoint in ``logdir`` (its log from the checkpoint's step on)."""
     from symgraph.rl.buffer import Buffer
     from symgraph.rl.run import run
 
@@ -377,7 +381,12 @@ def _train_deep(algo, env_id, learner_kwargs, run_settings, seed, logdir, config
     except (ValueError, TypeError) as exc:
         env.close()
         raise UsageError(f"the settings were rejected: {exc}") from None
-    _start(logdir, config)
+    path = logdir / CHECKPOINT_NAME
+    after_step = last_eval = None
+    if resume:
+        after_step, last_eval = _resume_point(path, logdir / CSV_NAME)
+    else:
+        _start(logdir, config)
     options = {"update_every": 1, "update_after": 1, "wait_end_path": False, "noise": None}
     if zoo.family(algo) == "on-policy":
         buffer = Buffer(agent.rollout_size)
@@ -390,17 +399,16 @@ def _train_deep(algo, env_id, learner_kwargs, run_settings, seed, logdir, config
         options.update(update_every=run_settings["update_every"], update_after=run_settings["update_after"])
         if run_settings.get("noise"):
             options["noise"] = agent.make_noise(run_settings["noise_sigma"], run_settings["noise"])
-    path = logdir / CHECKPOINT_NAME
-    logger = _TrainLog(logdir, tensorboard)
+    logger = _TrainLog(logdir, tensorboard, after_step)
     count = run_settings["evaluations"]
     evaluations = _Evaluations(env_id, max(1, total // count) if count else 0, run_settings["eval_episodes"],
-                               seed + EVAL_SEED_OFFSET, logger)
+                               seed + EVAL_SEED_OFFSET, logger, last_eval)
     start = time.perf_counter()
     try:
         result = run(env, agent, buffer, max_steps=total, max_episodes=None, eval_every=0, seed=seed, logger=logger,
                      progress=progress, callbacks=evaluations, checkpoint_every=max(1, total // CHECKPOINTS_PER_RUN),
-                     checkpoint_path=path, **options)
-        seconds = time.perf_counter() - start
+                     checkpoint_path=path, resume=resume, **options)
+        seconds = result.wall_time if resume else time.perf_counter() - start  # resumed: both runs
         agent.save(path)
         returns = evaluations.evaluate(agent, result.total_steps)  # the final evaluation
     finally:
@@ -489,15 +497,62 @@ def _train(args):
     config = {"algo": algo, "env": env_id, "family": family, "learner": learner_kwargs, "run": run_settings,
               "tuned": entry is not None, "source": entry.source if entry else "the learner's defaults",
               "notes": list(entry.notes) if entry else [], "overrides": overrides,
-              "command": args.command_line,
+              "command": args.command_line, "tensorboard": args.tensorboard, "seeds": seeds,
               "symgraph": symgraph.__version__, "checkpoint": CHECKPOINT_NAME}
+    return _train_seeds(config, seeds, logdir, progress, args.tensorboard)
+
+
+def _read_config(seed_dir):
+    """The ``config.json`` in ``seed_dir`` as a dict ({} if there is none)."""
+    path = seed_dir / CONFIG_NAME
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _is_run_checkpoint(path):
+    """Whether ``path`` holds a checkpoint of a run (written during training), which a run can resume."""
+    if not path.is_file():
+        return False
+    try:
+        return "run" in checkpoint.read(path)[0]
+    except SaveLoadError:
+        return False
+
+
+def _resume_point(path, csv_path):
+    """``(step of the run checkpoint at path, step of the last evaluation logged up to it, or None)``: where
+    a resumed run's log and evaluations continue."""
+    meta, arrays = checkpoint.read(path, "symgraph-rl resume")
+    step = int(checkpoint.unpack(meta["run"]["result"], arrays)["total_steps"])
+    last_eval = None
+    if csv_path.is_file():
+        logged = plotting.read_csv_log(csv_path)
+        if "eval/return" in logged:
+            evals = logged["step"][~np.isnan(logged["eval/return"]) & (logged["step"] <= step)]
+            last_eval = int(evals.max()) if len(evals) else None
+    return step, last_eval
+
+
+def _train_seeds(config, seeds, logdir, progress, tensorboard, resuming=False):
+    """Train each seed (in ``logdir``, or ``logdir/seedN`` for several), write each seed's ``config.json`` with
+    its result and the learning curve of all; returns the exit status. ``resuming``: a seed whose
+    ``config.json`` holds a result is not trained again, one with a run checkpoint continues from it, and the
+    others start afresh."""
+    algo, env_id, family = config["algo"], config["env"], config["family"]
     train_one = _train_tabular if family == "tabular" else _train_deep
     results, dirs = [], []
     for seed in seeds:
         seed_dir = logdir if len(seeds) == 1 else logdir / f"seed{seed}"
+        result = _read_config(seed_dir).get("result") if resuming else None
         try:
-            result = train_one(algo, env_id, learner_kwargs, run_settings, seed, seed_dir, {**config, "seed": seed},
-                               progress, args.tensorboard)
+            if result is not None:
+                log.info("seed %d had finished: not trained again", seed)
+            else:
+                extra = {"resume": True} if resuming and _is_run_checkpoint(seed_dir / CHECKPOINT_NAME) else {}
+                if resuming:
+                    log.info("seed %d: %s", seed, "continuing from its checkpoint" if extra else "starting afresh "
+                             "(no checkpoint of its run yet)")
+                result = train_one(algo, env_id, config["learner"], config["run"], seed, seed_dir,
+                                   {**config, "seed": seed}, progress, tensorboard, **extra)
         except FloatingPointError as exc:  # rl.run's TrainingDiverged: its message names the step and checkpoint
             log.error("training stopped (seed %d): %s", seed, exc)
             return 1
@@ -528,6 +583,33 @@ def _train(args):
                  results[0]["final_eval"]["std"])
     log.info("evaluate again with: symgraph-rl evaluate %s", dirs[0] / CHECKPOINT_NAME)
     return 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# resume
+
+
+def _resume(args):
+    logdir = Path(args.logdir)
+    if (logdir / CONFIG_NAME).is_file():
+        found = [_read_config(logdir)]
+    else:
+        found = [_read_config(path.parent) for path in sorted(logdir.glob(f"seed*/{CONFIG_NAME}"))]
+    if not found:
+        raise UsageError(f"{logdir} holds no {CONFIG_NAME} (nor seed*/{CONFIG_NAME}): pass the log directory of an "
+                         f"interrupted 'symgraph-rl train'")
+    config = {k: v for k, v in found[0].items() if k not in ("seed", "result")}
+    if "seeds" not in config:
+        raise UsageError(f"{logdir}: its {CONFIG_NAME} does not list the run's seeds (written by an older "
+                         f"symgraph); train again with: {config.get('command', 'symgraph-rl train ...')}")
+    if config["family"] == "tabular":
+        raise UsageError(f"{config['algo']} trains without checkpoints (tabular runs are short); train again "
+                         f"with: {config['command']}")
+    seeds = config["seeds"]
+    progress = False if args.no_progress else progress_enabled(None)
+    log.info("resuming %s on %s (%s steps, seed%s %s) in %s", config["algo"], config["env"],
+             f"{config['run']['total_steps']:,}", "s" if len(seeds) > 1 else "", ", ".join(map(str, seeds)), logdir)
+    return _train_seeds(config, seeds, logdir, progress, config.get("tensorboard", False), resuming=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -733,6 +815,15 @@ def build_parser():
     train.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train, parser=train)
+
+    resume = commands.add_parser(
+        "resume", help="continue an interrupted training run",
+        description="Continue the interrupted 'symgraph-rl train' run whose log directory is LOGDIR: each seed "
+                    "continues from its last checkpoint (10 per run) with the settings of its config.json, its "
+                    "log continuing from that step; finished seeds are kept, seeds not started yet start.")
+    resume.add_argument("logdir", metavar="LOGDIR", help="the log directory of the run (as 'train' printed it)")
+    resume.add_argument("--no-progress", action="store_true", help="no progress bar")
+    resume.set_defaults(handler=_resume, parser=resume)
 
     evaluate = commands.add_parser(
         "evaluate", help="evaluate a checkpoint's greedy policy",

@@ -125,7 +125,7 @@ class _CSV:
     wider header, earlier rows getting empty cells for it; otherwise a write appends one row and flushes.
     """
 
-    def __init__(self, logdir, append):
+    def __init__(self, logdir, append, after_step=None):
         self.path = os.path.join(logdir, CSV_NAME)
         self.columns = list(RESERVED_COLUMNS)
         self.offset = 0.0  # seconds already logged, when appending: the clock continues from there
@@ -133,12 +133,17 @@ class _CSV:
             with open(self.path, newline="", encoding="utf-8") as f:
                 reader = csv.reader(f)
                 header = next(reader, None)
-                last = collections.deque(reader, maxlen=1)
-                last = last[0] if last else None
+                rows = list(reader) if after_step is not None else collections.deque(reader, maxlen=1)
             if header is not None:
                 if tuple(header[:len(RESERVED_COLUMNS)]) != RESERVED_COLUMNS:
                     raise ValueError(f"Logger: cannot append to {self.path}: its header {header[:4]} does not "
                                      f"start with {list(RESERVED_COLUMNS)}, so it was not written by Logger")
+                if after_step is not None:
+                    rows = [row for row in rows if row and float(row[0]) <= after_step]
+                    buffer = io.StringIO()
+                    csv.writer(buffer).writerows([header, *rows])
+                    atomic_write(self.path, lambda stream: stream.write(buffer.getvalue().encode("utf-8")))
+                last = rows[-1] if rows else None
                 self.columns = header
                 self.known = set(header)
                 if last is not None and len(last) > 1 and last[1] != "":
@@ -231,6 +236,8 @@ class Logger:
         append: with "csv", continue an existing ``progress.csv`` (e.g. a resumed run) instead of starting a
             new one; its columns are kept and new ones added as usual, and ``seconds`` continues from its
             last row (the time between the runs is not counted).
+        after_step: with ``append``, first drop the rows of ``progress.csv`` logged after this step: those
+            that a run resumed from a checkpoint of that step logs again.
 
     Raises:
         ValueError: an unknown format (the message lists the valid ones); "csv" or "tensorboard" without a
@@ -248,7 +255,14 @@ class Logger:
         -------------------------
     """
 
-    def __init__(self, logdir=None, formats=("stdout",), *, stream=None, append=False):
+    def __init__(self, logdir=None, formats=("stdout",), *, stream=None, append=False, after_step=None):
+        if after_step is not None:
+            if not append:
+                raise ValueError(f"Logger: after_step={after_step!r} drops rows of a progress.csv that is continued, "
+                                 f"so it needs append=True")
+            if isinstance(after_step, bool) or not isinstance(after_step, numbers.Integral) or after_step < 0:
+                raise TypeError(f"Logger: after_step must be an int >= 0 (a step of the log), got "
+                                f"{type(after_step).__name__} {after_step!r}")
         if isinstance(formats, str):
             formats = (formats,)
         try:
@@ -277,7 +291,7 @@ class Logger:
                 if name == "stdout":
                     self._outputs.append(_Table(stream))
                 elif name == "csv":
-                    self._outputs.append(_CSV(self.logdir, append))
+                    self._outputs.append(_CSV(self.logdir, append, after_step))
                 else:
                     self._outputs.append(_TensorBoard(self.logdir))
         except BaseException:

@@ -311,3 +311,71 @@ def test_parse_setting_errors_name_key_type_and_default(text, default):
 def test_console_script_is_declared():
     scripts = importlib.metadata.entry_points(group="console_scripts")
     assert any(s.name == "symgraph-rl" and s.value == "symgraph.rl.cli:main" for s in scripts)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# resume
+
+DQN_ARGS = ["dqn", "CartPole-v1", "--steps", "600", "--set", "update_after=200", "update_every=100", "gradient_steps=4",
+            "evaluations=3", "eval_episodes=3", "--no-progress"]
+
+
+def interrupted(monkeypatch, argv, at_step, seed=None):
+    """``main(argv)`` stopped as by Ctrl-C once a run of ``seed`` (any, by default) passes ``at_step``."""
+    from symgraph.rl import cli as cli_module
+
+    evaluate = cli_module._Evaluations.__call__
+
+    def stop(self, state):
+        if state["total_steps"] >= at_step and (seed is None or self.seed == seed + cli_module.EVAL_SEED_OFFSET):
+            raise KeyboardInterrupt
+        return evaluate(self, state)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cli_module._Evaluations, "__call__", stop)
+        with pytest.raises(KeyboardInterrupt):
+            main([str(a) for a in argv])
+
+
+def test_a_resumed_single_env_run_ends_as_the_uninterrupted_one(runs, monkeypatch, tmp_path):
+    """DQN on one env: resumed from its last checkpoint, the log and the result equal those of the run that
+    was not interrupted (the rows logged after the checkpoint are dropped and logged again)."""
+    interrupted(monkeypatch, ["train", *DQN_ARGS, "--logdir", tmp_path / "cut"], at_step=450)
+    assert "result" not in _config(tmp_path / "cut")
+    assert main(["resume", str(tmp_path / "cut"), "--no-progress"]) == 0
+    assert main(["train", *DQN_ARGS, "--logdir", str(tmp_path / "whole")]) == 0
+    whole, resumed = _config(tmp_path / "whole")["result"], _config(tmp_path / "cut")["result"]
+    assert {k: v for k, v in resumed.items() if k != "seconds"} == {k: v for k, v in whole.items() if k != "seconds"}
+    expected, got = read_csv_log(tmp_path / "whole"), read_csv_log(tmp_path / "cut")
+    assert sorted(got) == sorted(expected)
+    for column in expected:
+        if column != "seconds":
+            np.testing.assert_array_equal(got[column], expected[column], err_msg=column)
+    assert np.all(np.diff(got["seconds"]) >= 0)  # the clock continues across the interruption
+
+
+def test_resume_keeps_finished_seeds_and_continues_the_interrupted_one(monkeypatch, tmp_path, capsys):
+    logdir = tmp_path / "ppo"
+    interrupted(monkeypatch, ["train", "ppo", "CartPole-v1", *PPO_ARGS, "--seeds", "2", "--logdir", logdir,
+                              "--no-progress"], at_step=700, seed=1)
+    finished = _config(logdir / "seed0")["result"]
+    assert "result" not in _config(logdir / "seed1")
+    capsys.readouterr()
+    assert main(["resume", str(logdir), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "seed 0 had finished: not trained again" in out and "seed 1: continuing from its checkpoint" in out
+    assert _config(logdir / "seed0")["result"] == finished
+    resumed = _config(logdir / "seed1")["result"]
+    log = read_csv_log(logdir / "seed1")
+    assert resumed["total_steps"] == 1024 and np.all(np.diff(log["step"]) >= 0)
+    assert (logdir / "learning_curve.png").read_bytes().startswith(PNG)
+
+
+def test_resume_refuses_what_it_cannot_continue(runs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["resume", str(tmp_path)])
+    assert exit_.value.code == 2 and "holds no config.json" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["resume", str(runs["q"][1])])
+    assert exit_.value.code == 2
+    assert "q-learning trains without checkpoints" in capsys.readouterr().err

@@ -97,6 +97,20 @@ def test_csv_append_continues_a_log(tmp_path):
     assert header == ["step", "seconds", "c"] and [(r[0], r[2]) for r in rows] == [("0", "1")]
 
 
+def test_csv_append_after_a_step_drops_the_later_rows(tmp_path):
+    with Logger(tmp_path, formats="csv") as logger:
+        for step in (0, 5, 10, 15):
+            logger.write({"a": step}, step=step)
+    with Logger(tmp_path, formats="csv", append=True, after_step=10) as logger:  # resumed from step 10
+        logger.write({"a": 15}, step=15)
+    header, rows = _read_csv(tmp_path / CSV_NAME)
+    assert [(r[0], r[2]) for r in rows] == [("0", "0"), ("5", "5"), ("10", "10"), ("15", "15")]
+    with pytest.raises(ValueError, match="after_step=3 .* needs append=True"):
+        Logger(tmp_path, formats="csv", after_step=3)
+    with pytest.raises(TypeError, match="after_step must be an int >= 0"):
+        Logger(tmp_path, formats="csv", append=True, after_step=-1)
+
+
 def test_csv_append_refuses_a_foreign_file(tmp_path):
     (tmp_path / CSV_NAME).write_text("x,y\n1,2\n")
     with pytest.raises(ValueError, match="cannot append to .*not written by Logger"):
