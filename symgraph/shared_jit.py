@@ -33,6 +33,8 @@ class SharedJit:
         self._last = None
 
     def __call__(self, *args):
+        if jax.config.jax_disable_jit:  # debugging op by op (jax.disable_jit()): no executable at all
+            return self.jitted(*args)
         if self._last is not None:
             try:
                 return self._last(*args)

@@ -109,6 +109,16 @@ def test_a_direct_call_inside_a_jax_transformation_points_to_pure():
     np.testing.assert_allclose(pure(data), f(data), rtol=1e-6)
 
 
+def test_a_function_runs_op_by_op_under_disable_jit():
+    x, w, b, y, loss = linear_model()
+    train = sg.function(x, outputs=loss, updates={w: w - 0.1 * sg.gradients(loss, w)})
+    data = np.ones((5, 3), "float32")
+    with jax.disable_jit():  # JAX's debugging mode: Python values inside, still the same results
+        first = train(data)
+    np.testing.assert_allclose(first, np.tanh(3.0) ** 2, rtol=1e-6)
+    assert train.compile_count == 0 and not np.allclose(w.value, 1.0)
+
+
 def test_inputs_are_converted_within_their_dtype_kind():
     x = sg.Placeholder((None,), "float32")
     f = sg.function(x, outputs=x * 2)

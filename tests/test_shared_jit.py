@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -59,6 +60,20 @@ def test_programs_differing_only_in_their_result_structure_are_not_confused(monk
     x = np.ones(2, np.float32)
     assert len(one(x)) == 2 and len(two(x)) == 3
     assert len(shared_jit._EXECUTABLES) == 2
+
+
+def test_disable_jit_runs_the_function_op_by_op():
+    seen = []
+
+    def spy(x):
+        seen.append(type(x).__name__)
+        return x + 1
+
+    fn = SharedJit(spy)
+    with jax.disable_jit():
+        assert float(fn(np.float32(1.0))) == 2.0
+    assert seen == ["float32"]  # a concrete value, not a tracer: nothing was traced or compiled
+    assert fn.cache_size() == 0
 
 
 def test_errors_of_the_program_still_surface():
