@@ -30,18 +30,19 @@ class SharedJit:
     def __init__(self, fn):
         self.jitted = jax.jit(fn)
         self._by_signature = {}
-        self._last = None
+        self._last = self._last_default = None
 
     def __call__(self, *args):
-        if jax.config.jax_disable_jit:  # debugging op by op (jax.disable_jit()): no executable at all
+        config = jax.config
+        if config.jax_disable_jit:  # debugging op by op (jax.disable_jit()): no executable at all
             return self.jitted(*args)
-        if self._last is not None:
+        if self._last is not None and config.jax_default_device is self._last_default:
             try:
                 return self._last(*args)
             except (TypeError, ValueError):  # not the previous signature: look it up below
                 pass
         leaves, tree = jax.tree_util.tree_flatten(args)
-        placement = (jax.config.jax_default_device,
+        placement = (config.jax_default_device,
                      tuple(x.sharding if getattr(x, "committed", False) else None for x in leaves))
         signature = (tree, tuple((np.shape(x), getattr(x, "dtype", type(x))) for x in leaves), placement)
         executable = self._by_signature.get(signature)
@@ -53,7 +54,7 @@ class SharedJit:
             if executable is None:
                 executable = _EXECUTABLES[digest] = lowered.compile()
             self._by_signature[signature] = executable
-        self._last = executable
+        self._last, self._last_default = executable, placement[0]
         return executable(*args)
 
     def cache_size(self):

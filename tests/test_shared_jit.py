@@ -94,6 +94,8 @@ devices.append(first(x).devices())
 devices.append(second(jax.device_put(x, jax.devices()[1])).devices())  # committed to the second device
 with jax.default_device(jax.devices()[1]):
     devices.append(third(x).devices())
+    devices.append(first(x).devices())  # the first function again, now on the default device
+devices.append(first(x).devices())
 print([sorted(d.id for d in found) for found in devices])
 """
 
@@ -104,4 +106,4 @@ def test_executables_are_not_shared_across_devices():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
     out = subprocess.run([sys.executable, "-c", PLACED], env=env, capture_output=True, text=True, timeout=300,
                          check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[[0], [1], [1]]"
+    assert out.stdout.strip().splitlines()[-1] == "[[0], [1], [1], [1], [0]]"
