@@ -341,7 +341,8 @@ class _Evaluations:
     def __init__(self, env_id, every, episodes, seed, logger, last=None):
         self.env = gymnasium.make(env_id)
         self.every, self.episodes, self.seed, self.logger = every, episodes, seed, logger
-        self.next = every if last is None or not every else (last // every + 1) * every  # last: a resumed log's
+        # last: the step of the last evaluation in the log of a resumed run (the schedule goes on from it)
+        self.next = every if last is None or not every else (last // every + 1) * every
 
     def evaluate(self, agent, step):
         returns = evaluate_policy(lambda s: agent.act(s, deterministic=True), self.env, self.episodes, self.seed)
