@@ -50,6 +50,7 @@ from symgraph.errors import SaveLoadError, ShapeError, SymgraphError, format_sha
 from symgraph.rl import checkpoint
 from symgraph.rl.envs import check_action, check_observation, final_observations, make_env
 from symgraph.rl.learners.base import Learner
+from symgraph.rl.progress import progress_bar, progress_enabled
 from symgraph.rl.protocol import StepAgent, as_agent
 
 __all__ = ["run", "RunResult", "TrainingDiverged"]
@@ -298,7 +299,8 @@ def run(env, agent, buffer, rewarder=None, noise=None, action_processor=None, ma
             (``episode/return``, ``episode/length`` and the mean of each scalar update metric since the
             last write as ``update/<name>``) and once per evaluation (``eval/return``, ``eval/length``),
             with ``step = total_steps``.
-        progress: show a tqdm progress bar (only on a terminal; updated once per episode).
+        progress: a progress bar (:func:`symgraph.rl.progress.progress_bar`, updated once per episode):
+            ``True`` shows it, ``None`` only on a terminal outside CI, ``False`` (default) never.
         eval_env: the evaluation env (a single env, or an id).
         checkpoint_every: write a checkpoint to ``checkpoint_path`` every ``checkpoint_every`` steps
             (transitions), at the first episode end at or after each multiple (with a single env; a vector env
@@ -504,14 +506,12 @@ class _Driver:
                 self.env.single_action_space.seed(self.seed)
         if self.restored is not None:
             self._restore(*self.restored)
-        if self.progress:
-            from tqdm.auto import tqdm
-
+        if progress_enabled(self.progress):
             by_episode = self.max_episodes is not None
             total = self.max_episodes if by_episode else self.max_steps
             done = self.result.episodes if by_episode else self.result.total_steps
-            self.bar = tqdm(total=total, initial=done, unit="episode" if by_episode else "step", desc="run",
-                            disable=None)
+            self.bar = progress_bar(total, enabled=True, desc="run", unit="episode" if by_episode else "step",
+                                    initial=done)
         if self.restored is not None and self._stop():
             self.result.stop_reason = self.stop_reason  # the checkpoint already reached the stopping point
             return

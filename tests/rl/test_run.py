@@ -373,12 +373,18 @@ def test_logger_gets_one_write_per_episode_and_evaluation():
     assert episode_writes[1][0]["update/loss"] == 8.0        # mean of losses 6..10
 
 
-@pytest.mark.parametrize("progress", [False, True])
+@pytest.mark.parametrize("progress", [False, None])
 def test_prints_nothing(capsys, progress):
     run(LineEnv(length=3), RecordingAgent(), Buffer(100), max_episodes=3, eval_every=1, eval_max_episodes=1,
-        progress=progress)   # a progress bar only on a terminal, which the captured output is not
+        progress=progress)   # None: a progress bar only on a terminal, which the captured output is not
     out, err = capsys.readouterr()
     assert out == "" and err == ""
+
+
+def test_a_progress_bar_asked_for_is_shown(capsys):
+    run(LineEnv(length=3), RecordingAgent(), Buffer(100), max_episodes=3, progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and "3/3" in err and "episode" in err
 
 
 def test_seed_makes_runs_reproducible():

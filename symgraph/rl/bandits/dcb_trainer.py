@@ -29,7 +29,8 @@ class DCBTrainer:
         agent: a contextual agent (``select_action``, ``update_db``, ``update_params``).
         bandit: a bandit (``reset``, ``regret``, ``step``).
         window: moving-average window of the result (pulls).
-        progress: show a tqdm progress bar; None shows it only when stderr is a terminal; False never.
+        progress: a progress bar (:func:`symgraph.rl.progress.progress_bar`): ``True`` shows it, ``None``
+            only on a terminal outside CI, ``False`` never.
         log_every: log a summary line (``logging``, logger ``symgraph.rl.bandits.dcb_trainer``, level INFO)
             every this many pulls; None logs about ten times per run.
 

@@ -2,7 +2,6 @@
 
 import logging
 import math
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -10,6 +9,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from symgraph.rl.bandits._common import check_count
+from symgraph.rl.progress import progress_bar
 
 __all__ = ["BanditResult", "MABTrainer", "RegretSummary", "compare_agents", "moving_average", "plot_regret"]
 
@@ -100,13 +100,6 @@ class BanditResult(Mapping):
                 f"cumulative_reward={self.cumulative_reward[-1] if self.timesteps else 0.0:.4g})")
 
 
-def _show_progress(progress):
-    if progress is not None:
-        return bool(progress)
-    stream = sys.stderr
-    return stream is not None and hasattr(stream, "isatty") and stream.isatty()
-
-
 class MABTrainer:
     """Runs an agent on a bandit and records expected regret and reward at every pull.
 
@@ -118,7 +111,8 @@ class MABTrainer:
         agent: the agent.
         bandit: the bandit.
         window: moving-average window of the result (pulls).
-        progress: show a tqdm progress bar; None shows it only when stderr is a terminal.
+        progress: a progress bar (:func:`symgraph.rl.progress.progress_bar`): ``True`` shows it, ``None``
+            only on a terminal outside CI, ``False`` never.
         log_every: log a summary line (``logging``, logger ``symgraph.rl.bandits.trainer``, level INFO)
             every this many pulls; None logs about ten times per run.
 
@@ -157,11 +151,8 @@ def pull_loop(trainer, timesteps, record, after_pull=None, status=None, log=logg
     actions = np.empty(timesteps, dtype=np.int64)
     chunk = trainer.log_every or max(1, math.ceil(timesteps / 10))
     names = dict(agent=type(agent).__name__, bandit=type(bandit).__name__)
-    bar = None
-    if _show_progress(trainer.progress):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=timesteps, desc=f"{names['agent']} on {names['bandit']}", unit="pull")
+    bar = progress_bar(timesteps, enabled=trainer.progress, desc=f"{names['agent']} on {names['bandit']}",
+                       unit="pull")
     start_time = time.perf_counter()
     context = bandit.reset()
     try:
@@ -177,15 +168,13 @@ def pull_loop(trainer, timesteps, record, after_pull=None, status=None, log=logg
                 context = next_context
                 if after_pull is not None:
                     after_pull(t)
-            if bar is not None:
-                bar.update(stop - start)
+            bar.update(stop - start)
             if log.isEnabledFor(logging.INFO):
                 log.info("pull %d/%d: cumulative regret %.4g, mean reward (last %d) %.4g%s", stop, timesteps,
                             float(regret[:stop].sum()), stop - start, float(reward[start:stop].mean()),
                             status() if status is not None else "")
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     seconds = time.perf_counter() - start_time
     log.info("done in %.3g s (%.3g pulls/s%s)", seconds, timesteps / max(seconds, 1e-12),
                 status() if status is not None else "")

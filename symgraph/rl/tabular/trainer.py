@@ -18,8 +18,8 @@ import logging
 import time
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from symgraph.rl.progress import progress_bar
 from symgraph.rl.tabular.agents import SARSA, DynaQ, TabularAgent, TabularModel
 from symgraph.rl.tabular.mdp import TabularMDP, evaluate_policy
 from symgraph.rl.tabular.planning import _Planner
@@ -58,7 +58,8 @@ class Trainer:
         max_episode_steps: cut episodes after this many steps (truncation) when the env has no time limit of
             its own (CliffWalking-v1 has none); None: rely on the env.
         seed: seeds the environment's first reset, its action space and the trainer's generator.
-        progress: show a tqdm progress bar (only ever on a terminal).
+        progress: a progress bar (:func:`symgraph.rl.progress.progress_bar`): ``True`` shows it, ``None``
+            (default) only on a terminal outside CI, ``False`` never.
 
     Attributes (filled by `train`): ``episode_rewards``, ``episode_lengths`` (lists), ``evaluations`` (list of
     dicts with ``episode``, ``steps``, ``mean_return``, ``success_rate``), ``total_steps``, ``train_seconds``.
@@ -66,7 +67,7 @@ class Trainer:
 
     def __init__(self, agent, env, mode="learn", n_episodes=1000, start_steps=0, evaluate_frequency=0,
                  evaluate_episodes=100, *, evaluation="episodes", target_success=None, planning_steps=10,
-                 model=None, max_episode_steps=None, seed=None, progress=True):
+                 model=None, max_episode_steps=None, seed=None, progress=None):
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         if evaluation not in ("episodes", "exact"):
@@ -181,8 +182,8 @@ class Trainer:
         if self._planner and not self.agent.converged:
             self.agent.solve()
         start = time.perf_counter()
-        bar = tqdm(total=self.n_episodes, desc=f"{type(self.agent).__name__} ({self.mode})", unit="episode",
-                   disable=None if self.progress else True)
+        bar = progress_bar(self.n_episodes, enabled=self.progress, desc=f"{type(self.agent).__name__} ({self.mode})",
+                           unit="episode")
         first = len(self.episode_rewards)
         try:
             for episode in range(first + 1, first + self.n_episodes + 1):

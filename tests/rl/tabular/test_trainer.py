@@ -119,13 +119,15 @@ def test_plot_writes_a_labelled_figure(frozen_lake, tmp_path):
 
 def test_logging_not_printing_and_progress_off_when_not_a_terminal(frozen_lake, caplog, capsys):
     agent = QLearning(frozen_lake, seed=0)
-    trainer = Trainer(agent, frozen_lake, n_episodes=20, evaluate_frequency=10, evaluate_episodes=5, seed=0,
-                      progress=True)
+    trainer = Trainer(agent, frozen_lake, n_episodes=20, evaluate_frequency=10, evaluate_episodes=5, seed=0)
     with caplog.at_level(logging.INFO, logger="symgraph.rl.tabular.trainer"):
         trainer.train()
     assert [r.getMessage().startswith("episode ") for r in caplog.records] == [True, True]
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == ""  # tqdm stays silent off a terminal
+    assert captured.out == "" and captured.err == ""  # the default bar stays silent off a terminal
+    Trainer(agent, frozen_lake, n_episodes=20, seed=0, progress=True).train()  # asked for: shown anyway
+    captured = capsys.readouterr()
+    assert captured.out == "" and "20/20" in captured.err
 
 
 def test_trainer_errors(frozen_lake, chain):
