@@ -107,9 +107,16 @@ def test_evaluate_reproduces_the_final_evaluation_of_training(runs, name, path):
 
 def test_plot_learning_curves_of_log_directories(runs):
     out = runs["root"] / "curves" / "both.png"
-    stdout = ok(cli("plot", runs["ppo"][1], runs["dqn"][1], "--out", out, "--x", "seconds", cwd=runs["root"]))
+    stdout = ok(cli("plot", runs["ppo"][1], runs["dqn"][1], "--out", out, cwd=runs["root"]))
     assert out.read_bytes().startswith(PNG)
-    assert f"learning curves of ppo, dqn (episode/return against seconds): {out}" in stdout
+    assert f"learning curves of ppo, dqn (episode/return against steps): {out}" in stdout
+    # against wall-clock time: one seed each (the seeds of one run need not overlap in time: a later seed
+    # reuses the compiled programs of the first and starts its episodes sooner)
+    out = runs["root"] / "curves" / "seconds.png"
+    stdout = ok(cli("plot", runs["ppo"][1] / "seed1", runs["dqn"][1], "--out", out, "--x", "seconds",
+                    cwd=runs["root"]))
+    assert out.read_bytes().startswith(PNG)
+    assert f"learning curves of seed1, dqn (episode/return against seconds): {out}" in stdout
 
 
 def test_plot_in_process_evaluations_and_errors(runs, capsys):
@@ -121,8 +128,10 @@ def test_plot_in_process_evaluations_and_errors(runs, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["plot", str(logdir), "--y", "eval/bogus"])
     assert exit_.value.code == 2 and "has no column 'eval/bogus'" in capsys.readouterr().err
+    empty = runs["root"] / "no_logs"
+    empty.mkdir(exist_ok=True)
     with pytest.raises(SystemExit) as exit_:
-        main(["plot", str(runs["root"] / "curves")])
+        main(["plot", str(empty)])
     assert exit_.value.code == 2 and "holds no progress.csv" in capsys.readouterr().err
 
 
