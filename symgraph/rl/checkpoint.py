@@ -147,15 +147,15 @@ def set_generator_state(generator, state):
     generator.bit_generator.state = state
 
 
-def object_state(obj, arrays, prefix="run/"):
+def object_state(obj, arrays, prefix="run/", exclude=()):
     """The data attributes of ``obj`` (``vars(obj)``) packed with :func:`pack`, recursing into the objects of
     symgraph's own classes (e.g. a buffer's sum tree). Callable attributes (e.g. a schedule of a buffer's
     ``beta``) are configuration, not state: they are left out, and the object rebuilt before
-    :func:`restore_object_state` must be given the same ones. Any other object raises :class:`NotData`
-    naming the attribute."""
+    :func:`restore_object_state` must be given the same ones; so are the attributes named in ``exclude``.
+    Any other object raises :class:`NotData` naming the attribute."""
     out = {}
     for name, value in vars(obj).items():
-        if callable(value):
+        if callable(value) or name in exclude:
             continue
         if _own_object(value):
             out[name] = {"object": f"{type(value).__module__}:{type(value).__qualname__}",

@@ -369,9 +369,10 @@ def _result(steps, episodes, seconds, returns):
 
 
 def _train_deep(algo, env_id, learner_kwargs, run_settings, seed, logdir, config, progress, tensorboard,
-                resume=False):
+                resume_from=None):
     """One seed of a deep-RL learner through ``rl.run``; returns the result dict of ``config.json``. With
-    ``resume``, continues the run of the checkpoint in ``logdir`` (its log from the checkpoint's step on)."""
+    ``resume_from`` (:func:`_resume_point`), continues the run of the checkpoint in ``logdir``, its log from
+    the checkpoint's step on."""
     from symgraph.rl.buffer import Buffer
     from symgraph.rl.run import run
 
@@ -383,10 +384,9 @@ def _train_deep(algo, env_id, learner_kwargs, run_settings, seed, logdir, config
         env.close()
         raise UsageError(f"the settings were rejected: {exc}") from None
     path = logdir / CHECKPOINT_NAME
-    after_step = last_eval = None
-    if resume:
-        after_step, last_eval = _resume_point(path, logdir / CSV_NAME)
-    else:
+    resume = resume_from is not None
+    after_step, last_eval = resume_from if resume else (None, None)
+    if not resume:
         _start(logdir, config)
     options = {"update_every": 1, "update_after": 1, "wait_end_path": False, "noise": None}
     if zoo.family(algo) == "on-policy":
@@ -509,20 +509,18 @@ def _read_config(seed_dir):
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _is_run_checkpoint(path):
-    """Whether ``path`` holds a checkpoint of a run (written during training), which a run can resume."""
-    if not path.is_file():
-        return False
-    try:
-        return "run" in checkpoint.read(path)[0]
-    except SaveLoadError:
-        return False
-
-
 def _resume_point(path, csv_path):
     """``(step of the run checkpoint at path, step of the last evaluation logged up to it, or None)``: where
-    a resumed run's log and evaluations continue."""
-    meta, arrays = checkpoint.read(path, "symgraph-rl resume")
+    a resumed run's log and evaluations continue; None when ``path`` holds no checkpoint of a run (written
+    during training), so there is nothing to resume."""
+    if not path.is_file():
+        return None
+    try:
+        meta, arrays = checkpoint.read(path, "symgraph-rl resume")
+    except SaveLoadError:
+        return None
+    if "run" not in meta:
+        return None
     step = int(checkpoint.unpack(meta["run"]["result"], arrays)["total_steps"])
     last_eval = None
     if csv_path.is_file():
@@ -548,7 +546,8 @@ def _train_seeds(config, seeds, logdir, progress, tensorboard, resuming=False):
             if result is not None:
                 log.info("seed %d had finished: not trained again", seed)
             else:
-                extra = {"resume": True} if resuming and _is_run_checkpoint(seed_dir / CHECKPOINT_NAME) else {}
+                point = _resume_point(seed_dir / CHECKPOINT_NAME, seed_dir / CSV_NAME) if resuming else None
+                extra = {"resume_from": point} if point is not None else {}
                 if resuming:
                     log.info("seed %d: %s", seed, "continuing from its checkpoint" if extra else "starting afresh "
                              "(no checkpoint of its run yet)")

@@ -20,8 +20,7 @@ _PREFIX = "agent/"
 def save(agent, path):
     """Write ``agent`` (a :class:`~symgraph.rl.tabular.TabularAgent`) to ``path``; returns ``path``."""
     arrays = {}
-    state = {name: checkpoint.pack(value, arrays, _PREFIX) for name, value in vars(agent).items()
-             if not callable(value) and name not in SETTINGS and name not in agent.not_saved}
+    state = checkpoint.object_state(agent, arrays, _PREFIX, exclude={*SETTINGS, *agent.not_saved})
     if hasattr(agent, "model"):
         state["model"] = model_state(agent.model)
     meta = {"module": type(agent).__module__, "class": type(agent).__qualname__, "settings": settings(agent),
@@ -51,8 +50,7 @@ def load(agent, path):
                             f"was changed")
     state = dict(meta["state"])
     model = state.pop("model", None)
-    for name, tree in state.items():
-        setattr(agent, name, checkpoint.unpack(tree, arrays))
+    checkpoint.restore_object_state(agent, state, arrays)
     if model is not None:
         restore_model(agent.model, model)
     return agent
