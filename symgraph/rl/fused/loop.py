@@ -64,6 +64,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -74,7 +75,7 @@ from symgraph.rl.fused.envs import as_jax_env, is_jax_env
 from symgraph.rl.progress import NullProgressBar, progress_bar
 from symgraph.state import initial_state
 
-__all__ = ["train", "Program", "TrainResult", "episode_metrics", "seed_state"]
+__all__ = ["train", "Program", "TrainResult", "EpisodeTally", "episode_metrics", "seed_state"]
 
 log = logging.getLogger(__name__)
 
@@ -143,28 +144,58 @@ class TrainResult:
         return {name: value[index] for name, value in self.states.items()}
 
 
-def episode_metrics(done, last_return, last_length):
+class EpisodeTally(NamedTuple):
+    """Per-copy running sums over the episodes that ended during one iteration, carried through its env-step
+    loop (every field has a leading ``num_envs`` axis).
+
+    The sums are elementwise, so on a GPU they join the env step's own elementwise kernel, and are reduced
+    over the copies once per iteration by :func:`episode_metrics` (stacking per-step ``done``/return/length
+    arrays for a reduction after the loop, or reducing at every step, costs kernels at every env step).
+
+    Attributes:
+        count: the number of episodes of each copy that ended.
+        return_sum, length_sum: the sums of their (undiscounted) returns and of their lengths.
+    """
+
+    count: jax.Array
+    return_sum: jax.Array
+    length_sum: jax.Array
+
+    @classmethod
+    def zeros(cls, num_envs):
+        """No episode ended yet in any of ``num_envs`` copies."""
+        zeros = jnp.zeros(num_envs, jnp.float32)
+        return cls(zeros, zeros, zeros)
+
+    def add(self, done, env_state):
+        """The tally after an env step: ``done`` ``(num_envs,)`` bool, ``terminated | truncated``, and the
+        :class:`~symgraph.rl.fused.envs.EnvState` after that step (whose ``last_return``/``last_length``
+        are the ended episodes' where ``done``)."""
+        return EpisodeTally(self.count + done,
+                            self.return_sum + jnp.where(done, env_state.last_return, 0.0),
+                            self.length_sum + jnp.where(done, env_state.last_length, 0))
+
+
+def episode_metrics(tally, env_state):
     """Episode statistics of one iteration for the ``metrics`` of an iteration.
 
     Args:
-        done: ``(steps, num_envs)`` bool, ``terminated | truncated`` at each step of the iteration.
-        last_return, last_length: ``(steps, num_envs)``: :class:`~symgraph.rl.fused.envs.EnvState`'s
-            ``last_return``/``last_length`` after each step (the ended episode's where ``done``).
+        tally: the iteration's :class:`EpisodeTally`.
+        env_state: the :class:`~symgraph.rl.fused.envs.EnvState` at the end of the iteration.
 
     Returns:
         ``{"episode/return", "episode/length", "episode/count"}``: the mean return and length of the episodes
         that ended during the iteration, and their number. An iteration where none ended reports the mean
         over the copies of their last ended episode (0 before any ended), so the curve never has holes.
     """
-    done = done.astype(jnp.float32)
-    count = done.sum()
+    count = jnp.sum(tally.count)
     safe = jnp.maximum(count, 1.0)
 
-    def mean(values):
-        values = values.astype(jnp.float32)
-        return jnp.where(count > 0, jnp.sum(done * values) / safe, jnp.mean(values[-1]))
+    def mean(sums, last):
+        return jnp.where(count > 0, jnp.sum(sums) / safe, jnp.mean(last.astype(jnp.float32)))
 
-    return {"episode/return": mean(last_return), "episode/length": mean(last_length), "episode/count": count}
+    return {"episode/return": mean(tally.return_sum, env_state.last_return),
+            "episode/length": mean(tally.length_sum, env_state.last_length), "episode/count": count}
 
 
 def _is_key(value):

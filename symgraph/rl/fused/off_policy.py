@@ -54,7 +54,7 @@ import numpy as np
 
 from symgraph import rng
 from symgraph.rl.fused import replay
-from symgraph.rl.fused.loop import Program, episode_metrics
+from symgraph.rl.fused.loop import EpisodeTally, Program, episode_metrics
 from symgraph.rl.learners.dqn import DQN
 from symgraph.rl.learners.off_policy import OffPolicyLearner
 from symgraph.rl.learners.td3 import TD3
@@ -287,7 +287,8 @@ def build(learner, env, total_steps, *, buffer_size=None, update_every=1, update
             uniform = jax.random.uniform(random_key, actions.shape, jnp.float32, low, high)
         return jnp.where(steps < update_after, uniform, actions).astype(action_dtype), state
 
-    def env_step(carry, _):
+    def env_step(loop, _):
+        carry, tally = loop
         key, act_key, step_key = jax.random.split(carry.key, 3)
         actions, state = explore(carry.learner, carry.obs, carry.steps, act_key)
         obs, env_state, reward, terminated, truncated, final_obs = env.step(step_key, carry.env_state, actions)
@@ -295,7 +296,7 @@ def build(learner, env, total_steps, *, buffer_size=None, update_every=1, update
                                            "next-state": final_obs, "terminal": terminated, "truncated": truncated})
         carry = carry._replace(learner=state, replay=buffer, obs=obs, env_state=env_state, key=key,
                                steps=carry.steps + n_envs)
-        return carry, (terminated | truncated, env_state.last_return, env_state.last_length)
+        return (carry, tally.add(terminated | truncated, env_state)), None
 
     def update(buffer, key, draws, state):
         metrics, state, buffer = replay_update(learner, state, buffer, key, draws=draws, beta=beta)
@@ -316,7 +317,7 @@ def build(learner, env, total_steps, *, buffer_size=None, update_every=1, update
         before = carry.steps
         # Acting reads and writes a few entries of the learner state: only those go through the env loop.
         acting = carry._replace(learner={name: carry.learner[name] for name in acting_names})
-        acting, stats = jax.lax.scan(env_step, acting, None, length=vector_steps)
+        (acting, tally), _ = jax.lax.scan(env_step, (acting, EpisodeTally.zeros(n_envs)), None, length=vector_steps)
         carry = acting._replace(learner={**carry.learner, **acting.learner})
         key, update_key = jax.random.split(carry.key)
         stored = carry.replay
@@ -334,7 +335,7 @@ def build(learner, env, total_steps, *, buffer_size=None, update_every=1, update
         state, priorities, max_priority, draws, sums = jax.lax.fori_loop(
             0, n, body, (carry.learner, stored.priorities, stored.max_priority, carry.draws, zeros))
         buffer = dataclasses.replace(stored, priorities=priorities, max_priority=max_priority)
-        metrics = episode_metrics(*stats)
+        metrics = episode_metrics(tally, carry.env_state)
         metrics.update({f"update/{name}": jnp.where(n > 0, sums[name] / jnp.maximum(n, 1), jnp.nan)
                         for name in metric_names})
         return carry._replace(learner=state, replay=buffer, key=key, draws=draws), metrics

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from symgraph import rng
-from symgraph.rl.fused.loop import Program, episode_metrics
+from symgraph.rl.fused.loop import EpisodeTally, Program, episode_metrics
 from symgraph.rl.learners.reinforce import REINFORCE
 
 __all__ = ["build", "make_rollout", "rollout_keys", "rollout_length", "OnPolicyCarry"]
@@ -90,19 +90,18 @@ def rollout_keys(key, length, num_envs):
 def make_rollout(learner, env):
     """``rollout(carry) -> (carry, batch, stats)``: one rollout of :func:`rollout_length` steps from an
     :class:`OnPolicyCarry`, with ``batch`` the time-major dict :meth:`update_pure` takes (with ``"real"``, every
-    row stored) and ``stats`` the ``(done, last_return, last_length)`` arrays of
+    row stored) and ``stats`` the ``(tally, env_state)`` arguments of
     :func:`~symgraph.rl.fused.loop.episode_metrics`. Pure; the fused iteration is this rollout and
     ``learner.update_pure(carry.learner, batch)``."""
     length = rollout_length(learner)
 
     def step(carry, step_keys):
-        state, obs, env_state = carry
+        state, obs, env_state, tally = carry
         (actions, extras), state = learner.act_pure(state, obs)
         next_obs, env_state, reward, terminated, truncated, final_obs = env.step(step_keys, env_state, actions)
         transition = {"state": obs, "action": actions, "reward": reward, "next-state": final_obs,
                       "terminal": terminated, "truncated": truncated, **extras}
-        stats = (terminated | truncated, env_state.last_return, env_state.last_length)
-        return (state, next_obs, env_state), (transition, stats)
+        return (state, next_obs, env_state, tally.add(terminated | truncated, env_state)), transition
 
     acting_names = tuple(learner._act_fn.state)
 
@@ -110,9 +109,10 @@ def make_rollout(learner, env):
         key, keys = rollout_keys(carry.key, length, env.num_envs)
         # acting reads the networks and writes its sampling key: only those entries go through the loop
         acting = {name: carry.learner[name] for name in acting_names}
-        (acting, obs, env_state), (batch, stats) = jax.lax.scan(step, (acting, carry.obs, carry.env_state), keys)
+        (acting, obs, env_state, tally), batch = jax.lax.scan(
+            step, (acting, carry.obs, carry.env_state, EpisodeTally.zeros(env.num_envs)), keys)
         batch["real"] = jnp.ones(length, bool)
-        return OnPolicyCarry({**carry.learner, **acting}, obs, env_state, key), batch, stats
+        return OnPolicyCarry({**carry.learner, **acting}, obs, env_state, key), batch, (tally, env_state)
 
     return rollout
 

@@ -76,6 +76,32 @@ def test_episode_statistics_count_the_finished_episodes(runs):
     np.testing.assert_array_equal(returns[counts > 0], lengths[counts > 0])  # CartPole pays 1 per step
 
 
+def test_episode_tally_matches_the_mean_over_the_ended_episodes():
+    """The running tally of an iteration gives numpy's mean return and length of the episodes ended in it, and
+    the mean over the copies of their last ended episode when none ended."""
+    rng = np.random.default_rng(0)
+    steps, copies = 7, 3
+    done = rng.random((steps, copies)) < 0.3
+    last_return = rng.normal(size=(steps, copies)).astype(np.float32)
+    last_length = rng.integers(1, 50, size=(steps, copies)).astype(np.int32)
+
+    def metrics_of(done):
+        tally = train_module.EpisodeTally.zeros(copies)
+        for t in range(steps):
+            tally = tally.add(done[t], types.SimpleNamespace(last_return=last_return[t], last_length=last_length[t]))
+        final = types.SimpleNamespace(last_return=last_return[-1], last_length=last_length[-1])
+        return {name: float(value) for name, value in train_module.episode_metrics(tally, final).items()}
+
+    metrics = metrics_of(done)
+    assert metrics["episode/count"] == done.sum() > 0
+    np.testing.assert_allclose(metrics["episode/return"], last_return[done].mean(), rtol=1e-6)
+    np.testing.assert_allclose(metrics["episode/length"], last_length[done].mean(), rtol=1e-6)
+    none = metrics_of(np.zeros_like(done))
+    assert none["episode/count"] == 0
+    np.testing.assert_allclose(none["episode/return"], last_return[-1].mean(), rtol=1e-6)
+    np.testing.assert_allclose(none["episode/length"], last_length[-1].mean(), rtol=1e-6)
+
+
 def test_the_learners_own_seed_starts_from_its_creation_values(runs):
     learner = runs["learner"]
     state = train_module.seed_state(learner, rl_key(learner.seed))
