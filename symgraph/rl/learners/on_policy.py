@@ -59,7 +59,7 @@ from symgraph import nn
 from symgraph.errors import ShapeError, format_shape
 from symgraph.function import function
 from symgraph.graph import Scope
-from symgraph.nodes import Placeholder, Variable
+from symgraph.nodes import Placeholder, Variable, apply
 from symgraph.rl import returns
 from symgraph.rl.agents import Actor, Critic, resolve_distribution
 from symgraph.rl.envs import space_info
@@ -566,12 +566,15 @@ def episode_limit(env):
     return getattr(spec, "max_episode_steps", None)
 
 
-def make_optimizer(owner, name, loss, params, lr, max_grad_norm, optimizer="adam"):
+def make_optimizer(owner, name, loss, params, lr, max_grad_norm, optimizer="adam", lr_scale=None):
     """Adam (eps 1e-5, as SB3's and PureJaxRL's PPO) or RMSProp (decay 0.99, eps 1e-5, as SB3's A2C).
 
     A numeric ``lr`` is held in the optimizer's state (``optax.inject_hyperparams``; the learner's state entry
     whose name ends in ``hyperparams/learning_rate``), so that a compiled loop can give each seed its own
-    (:func:`symgraph.rl.train`'s ``state_overrides``); a schedule is evaluated from the step count."""
+    (:func:`symgraph.rl.train`'s ``state_overrides``); a schedule is evaluated from the step count.
+    ``lr_scale``: a function of the step count multiplying the numeric ``lr`` (``optax.scale_by_schedule``
+    after the optimizer), e.g. PPO's linear annealing, which keeps ``lr`` itself a state entry. The
+    optimizer's ``.lr`` node is the learning rate of the next update, read from the state."""
     if optimizer not in ("adam", "rmsprop"):
         raise ValueError(f"{owner}: optimizer must be 'adam' or 'rmsprop', got {optimizer!r}")
     if callable(lr):
@@ -584,4 +587,9 @@ def make_optimizer(owner, name, loss, params, lr, max_grad_norm, optimizer="adam
         transform = optax.inject_hyperparams(optax.adam)(learning_rate=lr, eps=1e-5)
     else:
         transform = optax.inject_hyperparams(optax.rmsprop)(learning_rate=lr, decay=0.99, eps=1e-5)
-    return nn.optimizers.Optimizer(transform, loss, params, lr=lr, max_grad_norm=max_grad_norm, name=name)
+    if lr_scale is not None:
+        transform = optax.chain(transform, optax.scale_by_schedule(lr_scale))
+    result = nn.optimizers.Optimizer(transform, loss, params, lr=lr, max_grad_norm=max_grad_norm, name=name)
+    base = next(v for v in result.state_variables if v.name.endswith("hyperparams/learning_rate"))
+    result.lr = base if lr_scale is None else base * apply(lr_scale, (result.step,), name="lr_scale")
+    return result

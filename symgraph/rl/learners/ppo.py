@@ -154,11 +154,12 @@ class PPO(OnPolicyLearner):
         steps = (updates_done + 1) * self.rollout_size
         return jnp.maximum(0.0, 1.0 - steps / self.total_steps)
 
-    def _learning_rate(self):
+    def _lr_scale(self):
+        """The factor of the learning rate at gradient step ``count`` (None without ``anneal_lr``)."""
         if not self.anneal_lr:
-            return self.lr
-        per_update, lr = self.K_epochs * self.n_minibatches, float(self.lr)
-        return lambda count: lr * self._progress_left(count // per_update)
+            return None
+        per_update = self.K_epochs * self.n_minibatches
+        return lambda count: self._progress_left(count // per_update).astype(jnp.float32)
 
     def _build_update(self):
         if self.critic is None:
@@ -182,8 +183,8 @@ class PPO(OnPolicyLearner):
             else:
                 value_loss = apply(losses.ppo_value_loss, (values, targets, old_values, self.clip_vf))
             loss = policy_loss + self.vf_coef * value_loss - self.entropy_beta * entropy
-            self.optimizer = make_optimizer("PPO", "adam", loss, self.actor.params + self.critic.params,
-                                            self._learning_rate(), self.max_grad_norm)
+            self.optimizer = make_optimizer("PPO", "adam", loss, self.actor.params + self.critic.params, self.lr,
+                                            self.max_grad_norm, lr_scale=self._lr_scale())
             log_ratio = log_probs - old_log_probs
             ratio = T.exp(log_ratio)
             approx_kl = T.mean((ratio - 1.0) - log_ratio)

@@ -146,6 +146,24 @@ def test_learning_rate_vmapped_through_state_overrides(cartpole, runs):
     np.testing.assert_array_equal(learner.state["actor/hidden_0/W"], runs["created"]["actor/hidden_0/W"])
 
 
+def test_annealed_learning_rate_vmapped_through_state_overrides(cartpole):
+    """PPO's anneal_lr scales the lr state entry: a per-seed lr is annealed linearly to 0 from each seed's own
+    value (the logged lr shows it), and a seed given 0 keeps its initial networks."""
+    learner = rl.PPO.from_env(cartpole, n_envs=2, n_steps=16, batch_size=16, K_epochs=2, hidden=(16,), lr=1e-3,
+                              anneal_lr=True, total_steps=320, seed=3)
+    names = [n for n in learner.state if n.endswith("hyperparams/learning_rate")]
+    assert len(names) == 1
+    result = rl.train(cartpole, learner, 320, seeds=[3, 4], progress=False, eval_episodes=0, write_seed=None,
+                      state_overrides={names[0]: np.array([2e-3, 0.0], np.float32)})
+    left = 1.0 - np.arange(1, 11) * 32 / 320  # the annealing factor at each of the 10 updates
+    np.testing.assert_allclose(result.metrics["update/lr"], np.stack([2e-3 * left, 0.0 * left]), rtol=1e-5,
+                               atol=1e-9)
+    initial = train_module.seed_state(learner, rl_key(4))
+    np.testing.assert_array_equal(result.states["actor/hidden_0/W"][1], initial["actor/hidden_0/W"])
+    assert not np.allclose(result.states["actor/hidden_0/W"][0], train_module.seed_state(
+        learner, rl_key(3))["actor/hidden_0/W"])
+
+
 def test_logger_and_progress_bar_receive_reports_at_intervals(cartpole, tmp_path, capsys):
     learner = make_learner(cartpole)
     with Logger(tmp_path, formats=("csv",)) as logger:
