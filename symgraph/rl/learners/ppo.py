@@ -155,7 +155,8 @@ class PPO(OnPolicyLearner):
         return jnp.maximum(0.0, 1.0 - steps / self.total_steps)
 
     def _lr_scale(self):
-        """The factor of the learning rate at gradient step ``count`` (None without ``anneal_lr``)."""
+        """``count -> factor``: the annealing factor of the learning rate at gradient step ``count`` (None
+        without ``anneal_lr``)."""
         if not self.anneal_lr:
             return None
         per_update = self.K_epochs * self.n_minibatches
