@@ -51,9 +51,9 @@ Each seed's learner state is a dict of arrays, and ``state_overrides={name: valu
 with per-seed values (``values`` has a leading axis of one entry per seed). Anything the learner keeps in
 its state can so differ between the seeds of one compiled program: the on-policy learners keep a numeric
 learning rate in their optimizers' state (the entries ending in ``hyperparams/learning_rate``, which PPO's
-``anneal_lr`` scales; a callable ``lr`` is computed from the step count instead and is not an entry), and so are the
-other Adam/RMSProp hyperparameters, step counters and the initial parameters themselves. The list of entries
-is ``learner.state.keys()``.
+``anneal_lr`` scales; a callable ``lr`` is computed from the step count instead and is not an entry), and so
+are the other Adam/RMSProp hyperparameters (without ``anneal_lr``), step counters and the initial parameters
+themselves. The list of entries is ``learner.state.keys()``.
 """
 
 import inspect

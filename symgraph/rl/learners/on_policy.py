@@ -620,7 +620,8 @@ def make_optimizer(owner, name, loss, params, lr, max_grad_norm, optimizer="adam
         transform = optax.inject_hyperparams(optax.adam)(learning_rate=lr, eps=1e-5)
     else:
         transform = optax.inject_hyperparams(optax.rmsprop)(learning_rate=lr, decay=0.99, eps=1e-5)
-    result = nn.optimizers.Optimizer(transform, loss, params, lr=lr, max_grad_norm=max_grad_norm, name=name)
+    # .lr is read from the state below, not from the constant the Optimizer would make of lr
+    result = nn.optimizers.Optimizer(transform, loss, params, max_grad_norm=max_grad_norm, name=name)
     base = next(v for v in result.state_variables if v.name.endswith("hyperparams/learning_rate"))
     result.lr = base if lr_scale is None else base * apply(lr_scale, (result.step,), name="lr_scale")
     return result
