@@ -132,6 +132,13 @@ class Learner:
     def end_episode(self):
         """Called by ``run`` at the end of each episode (no-op unless a learner needs it)."""
 
+    def hyperparameter_variables(self):
+        """The numeric hyperparameters this learner holds as state variables instead of compiled constants,
+        as ``{constructor argument name: [variables holding its value]}`` (e.g. ``{"lr": [...]}``): they are
+        what a sweep changes without recompiling, and what a load that accepts a changed setting keeps from
+        this learner rather than from the file. None by default."""
+        return {}
+
     def save(self, path):
         """Save the learner to one ``.npz`` file at ``path`` (exactly that path: no suffix is added), written
         atomically: every variable (networks, optimizer state, target networks, counters), its random state
