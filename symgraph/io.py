@@ -1,7 +1,13 @@
 """Saving, loading and resetting variables. Writes are atomic: an interrupted save keeps the previous file."""
 
+import contextlib
 import os
+import re
+import socket
+import stat
 import tempfile
+import threading
+import zlib
 
 import numpy as np
 
@@ -17,17 +23,126 @@ def _read_umask():
 
 
 _UMASK = _read_umask()
+#: The temporaries this process is writing now (a finished or failed write is no longer in it).
+_WRITING = set()
+_WRITING_LOCK = threading.Lock()
+_NAME = re.compile(r"\.tmp-(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[a-z0-9_]{8}-")
+
+
+def _host_tag(host=None):
+    """Eight hex digits naming the machine (``host``, this machine's name by default)."""
+    return f"{zlib.crc32((host or socket.gethostname()).encode()):08x}"
+
+
+def temporary_prefix(pid=None, host=None):
+    """The start of the name of a temporary file written by :func:`atomic_write`: ``.tmp-<host>-<pid>-``,
+    with a tag of the writer's machine and its process id (this process on this machine by default); then
+    come 8 random characters, ``-`` and the target's file name."""
+    return f".tmp-{_host_tag(host)}-{os.getpid() if pid is None else pid}-"
+
+
+def _writer_is_gone(pid):
+    """Whether the process ``pid`` of this machine that wrote a temporary can no longer be writing it: it has
+    exited, or it is this process and the write is no longer in progress (checked by the caller). A pid no
+    process can have (0, or beyond the system's range) is not one that wrote a temporary: False."""
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (OverflowError, OSError):  # out of range, or alive but another user's (PermissionError)
+        return False
+    return False
+
+
+def remove_stale_temporaries(path):
+    """Remove the temporary files that :func:`atomic_write` left beside ``path`` when its writer was killed
+    (``kill -9``, a power cut), and return their paths. :func:`atomic_write` calls it before each write;
+    call it when a program starts to use ``path`` (a resumed run, the command line).
+
+    Only stale temporaries are removed: those of ``path`` (not of other files in the folder) written on this
+    machine by a process that has exited, or by this process and no longer being written. A save in progress
+    in another process, or on another machine sharing the folder, is left alone, and so is any file not
+    named by :func:`temporary_prefix`. A process that was killed but not yet reaped by its parent (a zombie)
+    counts as alive until it is: its temporary goes at the next call after that."""
+    path = os.fspath(path)
+    folder, target = os.path.split(os.path.abspath(path))
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    host, removed = _host_tag(), []
+    for name in names:
+        match = _NAME.match(name)
+        if match is None or name[match.end():] != target or match["host"] != host:
+            continue
+        temporary = os.path.join(folder, name)
+        with _WRITING_LOCK:
+            stale = temporary not in _WRITING and _writer_is_gone(int(match["pid"]))
+        if stale:
+            with contextlib.suppress(FileNotFoundError):  # another process cleaning at the same time
+                os.remove(temporary)
+                removed.append(temporary)
+    return sorted(removed)
+
+
+def _check_target(path):
+    """Raise SaveLoadError unless ``path`` is absent or a regular file (never replace a link or a device)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISLNK(mode):
+        kind = f"a symbolic link (to {os.readlink(path)!r})"
+        fix = f"save to the file it points to ({os.path.realpath(path)!r}) if that is meant, or remove the link"
+    else:
+        kind = {stat.S_IFDIR: "a directory", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+                stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(mode), "not a regular file")
+        fix = "pass the path of a regular file (or of none yet)"
+    raise SaveLoadError(f"cannot save to {path!r}: it is {kind}, and a save replaces only a regular file; {fix}")
+
+
+def _sync_folder(folder):
+    """Make a rename in ``folder`` durable (where the system can open a folder)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the rename itself is still atomic
+    finally:
+        os.close(handle)
 
 
 def atomic_write(path, write):
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over ``path``.
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over ``path``: an
+    interrupted write leaves the previous file whole.
 
     The file gets the permissions an ordinary ``open(path, "w")`` would give (``0o666`` less the umask), not
-    the owner-only ones of the temporary file."""
+    the owner-only ones of the temporary file. The temporary's name holds the writer's machine and process
+    (:func:`temporary_prefix`); stale temporaries of ``path`` (their writer killed) are removed before
+    writing (:func:`remove_stale_temporaries`).
+
+    Raises:
+        SaveLoadError: ``path`` exists and is not a regular file (a symbolic link, a directory, a device):
+            nothing is written.
+    """
     path = os.fspath(path)
+    _check_target(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    remove_stale_temporaries(path)
+    with _WRITING_LOCK:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=temporary_prefix(),
+                                             suffix="-" + os.path.basename(path))
+        _WRITING.add(temporary)
     try:
         os.fchmod(handle, 0o666 & ~_UMASK)
         with os.fdopen(handle, "wb") as stream:
@@ -35,10 +150,14 @@ def atomic_write(path, write):
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
+        _sync_folder(folder)
     except BaseException:
-        if os.path.exists(temporary):
+        with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
         raise
+    finally:
+        with _WRITING_LOCK:
+            _WRITING.discard(temporary)
 
 
 def save_variables(path, scope=None, graph=None):
