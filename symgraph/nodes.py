@@ -435,4 +435,69 @@ def getitem(x, key):
         else:
             structure.append(("dynamic", None))
             dynamic.append(item)
+    _check_key_in_bounds(x, key)
     return apply(_index, (x, *dynamic), {"structure": tuple(structure)}, name="getitem")
+
+
+def _check_key_in_bounds(x, key):
+    """IndexError for an index of ``key`` known now that lies outside a known dimension of ``x`` (JAX would
+    clamp it). Unknown dimensions (None), runtime index nodes and malformed keys are left to the op."""
+    kinds = [_item_kind(item) for item in key]
+    if isinstance(x.aval, tuple) or "mask" in kinds:
+        return  # a boolean mask spans several axes; the op rejects masks anyway (their shape is unknown now)
+    shape = x.shape
+    axis = 0
+    for item, kind in zip(key, kinds):
+        if kind == "ellipsis":
+            axis += max(len(shape) - kinds.count("axis"), 0)
+        elif kind == "axis":
+            if axis < len(shape):
+                check_indices_in_bounds(x, static_indices(item), axis, shape[axis])
+            axis += 1
+
+
+def _item_kind(item):
+    """How an index item walks the axes: ``"axis"`` (takes one), ``"new"`` (None or a boolean scalar adds
+    one), ``"ellipsis"``, or ``"mask"`` (a boolean array)."""
+    if item is Ellipsis:
+        return "ellipsis"
+    if item is None:
+        return "new"
+    if isinstance(item, Tensor) and not isinstance(item, Constant):
+        boolean = not isinstance(item.aval, tuple) and item.dtype == np.bool_
+        return ("mask" if item.ndim else "new") if boolean else "axis"
+    value = _known_value(item)
+    if value is not None and value.dtype == np.bool_:
+        return "mask" if value.ndim else "new"
+    return "axis"
+
+
+def _known_value(item):
+    """The value of an index item known at build time as a numpy array, or None (slices, runtime nodes)."""
+    if isinstance(item, Constant):
+        item = item.value
+    elif isinstance(item, Tensor | slice) or item is None or item is Ellipsis:
+        return None
+    try:
+        return np.asarray(item)
+    except (TypeError, ValueError):  # ragged lists and the like: the op reports them
+        return None
+
+
+def static_indices(item):
+    """The integer indices ``item`` holds if they are known at build time (a number, a list, an array, a
+    constant node), else None (a slice, a runtime node, a boolean mask)."""
+    value = _known_value(item)
+    return value if value is not None and value.dtype.kind in "iu" else None
+
+
+def check_indices_in_bounds(x, indices, axis, size):
+    """IndexError worded as numpy's if an index of ``indices`` (None: not known now) is outside
+    ``-size <= i < size`` (``size`` None: not known now)."""
+    if indices is None or size is None:
+        return
+    outside = indices[(indices < -size) | (indices >= size)]
+    if outside.size:
+        valid = f"valid indices run from {-size} to {size - 1}" if size else "the axis is empty"
+        raise IndexError(f"indexing {describe(x)}: index {outside.flat[0]} is out of bounds for axis {axis} "
+                         f"with size {size} ({valid}); indices known when the graph is built are checked then")

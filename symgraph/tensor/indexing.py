@@ -2,12 +2,23 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from symgraph.nodes import apply
+from symgraph.nodes import Tensor, apply, check_indices_in_bounds, static_indices
 
 
 def take(x, indices, axis=None):
-    """Elements of ``x`` at integer ``indices`` along ``axis`` (None: of the flattened tensor)."""
+    """Elements of ``x`` at integer ``indices`` along ``axis`` (None: of the flattened tensor).
+
+    Indices known when the graph is built (numbers, lists, arrays, constants) are checked then: one outside
+    the axis raises an IndexError, as numpy does. Indices computed at run time cannot be: an out-of-range
+    one gives NaN for floats (JAX's ``mode="fill"``) and the dtype's lowest value for integers."""
+    shape = x.shape if isinstance(x, Tensor) else np.shape(x)
+    if axis is None:
+        check_indices_in_bounds(x, static_indices(indices), 0,
+                                None if None in shape else int(np.prod(shape, dtype=np.int64)))
+    elif isinstance(axis, int) and -len(shape) <= axis < len(shape):
+        check_indices_in_bounds(x, static_indices(indices), axis % len(shape), shape[axis])
     return apply(jnp.take, (x, indices), {"axis": axis}, name="take")
 
 
