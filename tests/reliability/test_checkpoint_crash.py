@@ -70,3 +70,57 @@ def test_names_no_writer_can_have_are_left_alone(tmp_path, pid):
     (tmp_path / name).write_bytes(b"")
     assert io.remove_stale_temporaries(tmp_path / "checkpoint.npz") == []
     assert _temporaries(tmp_path) == [name]
+
+
+# A process that saves a learner's checkpoint, then forks writers that save it again and again, each killed
+# with SIGKILL after a seeded random delay (mostly in the middle of a save: a save is most of the loop). The
+# writers write the arrays learner.save writes (taken before forking, so that they run no JAX). After each
+# kill it prints the temporaries beside the checkpoint.
+_KILLER = """
+import json, os, signal, sys, time, warnings
+import numpy as np
+from symgraph import rl
+from symgraph.rl import checkpoint
+
+path, reference, seed, kills = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+learner = rl.DQN.from_env("CartPole-v1", hidden=(256, 256), seed=0)  # a 1 MB file: a save takes milliseconds
+learner.save(reference)
+learner.save(path)
+meta, arrays = checkpoint.learner_entries(learner)
+arrays = {name: np.asarray(value) for name, value in arrays.items()}
+warnings.simplefilter("ignore")  # os.fork's warning about JAX's threads: the writers use none
+for delay in np.random.default_rng(seed).uniform(0.002, 0.05, kills):
+    pid = os.fork()
+    if pid == 0:
+        while True:
+            checkpoint.write(path, {"learner": meta}, arrays)
+    time.sleep(delay)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    print(json.dumps(sorted(n for n in os.listdir(os.path.dirname(path)) if n.startswith(".tmp-"))), flush=True)
+"""
+
+
+def test_kill_9_during_saves_keeps_the_last_checkpoint_and_leaves_no_temporary(tmp_path):
+    import json
+    import sys
+
+    from symgraph import rl
+    from symgraph.rl import checkpoint
+
+    path, reference = tmp_path / "checkpoint.npz", tmp_path / "reference" / "checkpoint.npz"
+    done = subprocess.run([sys.executable, "-c", _KILLER, str(path), str(reference), "7", "5"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    after_kills = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(after_kills) == 5
+    assert any(after_kills), "no kill landed in the middle of a save: the test did not exercise a crash"
+    assert all(len(left) <= 1 for left in after_kills), after_kills  # each save removed the killed one's
+    _, saved = checkpoint.read(path)
+    _, expected = checkpoint.read(reference)
+    assert saved.keys() == expected.keys()
+    for name in saved:
+        np.testing.assert_array_equal(saved[name], expected[name], err_msg=name)
+    learner = rl.load(path)
+    learner.save(path)
+    assert _temporaries(tmp_path) == []

@@ -5,6 +5,7 @@ stop on a diverged (NaN) loss."""
 import functools
 import json
 import os
+import stat
 
 import gymnasium
 import numpy as np
@@ -216,6 +217,30 @@ def test_files_that_are_not_checkpoints(tmp_path):
     with pytest.raises(SaveLoadError, match=r"not a symgraph.rl checkpoint.*symgraph.load_variables"):
         agent.load(tmp_path / "vars.npz")
 
+
+
+def test_a_save_replaces_only_a_regular_file(tmp_path):
+    """A symbolic link, a folder, a named pipe or a device at the path is refused, and left as it was."""
+    agent = small_dqn()
+    target = tmp_path / "target.npz"
+    target.write_bytes(b"the link's target")
+    (tmp_path / "link.npz").symlink_to(target)
+    (tmp_path / "folder.npz").mkdir()
+    os.mkfifo(tmp_path / "pipe.npz")
+    cases = {"link.npz": r"a symbolic link \(to '.*target.npz'\).*save to the file it points to",
+             "folder.npz": "a directory", "pipe.npz": "a named pipe"}
+    if os.geteuid() == 0:
+        os.mknod(tmp_path / "null.npz", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+        cases["null.npz"] = "a character device"
+    for name, kind in cases.items():
+        with pytest.raises(SaveLoadError, match=rf"cannot save to '.*{name}': it is {kind}"):
+            agent.save(tmp_path / name)
+    assert (tmp_path / "link.npz").is_symlink() and target.read_bytes() == b"the link's target"
+    assert (tmp_path / "folder.npz").is_dir() and stat.S_ISFIFO(os.lstat(tmp_path / "pipe.npz").st_mode)
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]
+    agent.save(target)  # a regular file is replaced
+    agent.save(target)
+    assert checkpoint.read(target)[0]["learner"]["class"] == "DQN"
 
 def test_pack_round_trips_data_and_rejects_code():
     arrays = {}
