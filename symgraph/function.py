@@ -17,7 +17,7 @@ import numpy as np
 from symgraph import rng
 from symgraph.errors import InputError, UpdateError, describe, format_shape
 from symgraph.interpreter import evaluate, topological_order
-from symgraph.nodes import Placeholder, RandomKey, Tensor, Variable, as_tensor
+from symgraph.nodes import Placeholder, RandomKey, Tensor, Variable, as_tensor, is_numeric
 from symgraph.shared_jit import SharedJit
 
 _function_ids = itertools.count()
@@ -141,11 +141,25 @@ class Function:
         return value
 
     def _check_args(self, args):
-        """Arity check, and anything not already an array (numbers, lists) made a numpy array."""
+        """Arity check, and anything not already an array (numbers, lists) made a numpy array of numbers."""
         if len(args) != len(self.inputs):
             names = [p.name for p in self.inputs]
             raise InputError(f"{self.name!r} takes {len(self.inputs)} input(s) {names}, got {len(args)}")
-        return [a if isinstance(a, _ARRAY_TYPES) else np.asarray(a) for a in args]
+        return [self._as_input(index, value) for index, value in enumerate(args)]
+
+    def _as_input(self, index, value):
+        """``value`` as an array for input ``index``, or an InputError naming the input if it holds no numbers
+        (None, strings, objects, ragged lists)."""
+        placeholder, shape, dtype = self._input_specs[index]
+        try:
+            array = value if isinstance(value, _ARRAY_TYPES) else np.asarray(value)
+        except (TypeError, ValueError):
+            array = None
+        if array is None or not is_numeric(array.dtype):
+            got = "None" if value is None else describe(value)
+            raise InputError(f"input {index} ({placeholder.name!r}) of {self.name!r} got {got}; expected an array "
+                             f"of shape {format_shape(shape)} and dtype {dtype} (None: any size)")
+        return array
 
     def _check_call_args(self, args):
         """:meth:`_check_args` for a direct call, which cannot run on traced values."""
@@ -183,14 +197,19 @@ class Function:
                     if type(value) not in fast_types:
                         args = check(args)
                         break
-            if stateless:
-                results = jitted(*args)
-            else:
-                if has_key:
+            try:
+                if stateless:
+                    results = jitted(*args)
+                elif has_key:
                     results = jitted(*[v._value for v in state_vars], self._key, *args)
-                    self._key = results[-1]
                 else:
                     results = jitted(*[v._value for v in state_vars], *args)
+            except TypeError:
+                check(args)  # an array of strings or objects took the fast path: name the input
+                raise
+            if has_key:
+                self._key = results[-1]
+            if not stateless:
                 for variable, value in zip(updated_vars, results[n_out:]):
                     variable._value = value
             if single:

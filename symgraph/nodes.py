@@ -25,6 +25,25 @@ def canonical_dtype(dtype):
     return jax.dtypes.canonicalize_dtype(np.dtype(dtype))
 
 
+ACCEPTED_DTYPES = "accepted dtypes: bool, integers, floats and complex (e.g. 'float32', 'int32', bool)"
+
+
+def is_numeric(dtype):
+    """Whether values of ``dtype`` can be computed with (bool, integer, floating or complex)."""
+    return dtype == np.bool_ or jnp.issubdtype(dtype, jnp.number)
+
+
+def numeric_dtype(dtype, owner):
+    """:func:`canonical_dtype` of ``dtype``, or a DTypeError naming ``owner`` if it is not a numeric dtype."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise DTypeError(f"{owner}: dtype {dtype!r} is not a dtype; {ACCEPTED_DTYPES}") from None
+    if not is_numeric(dtype):
+        raise DTypeError(f"{owner}: dtype {dtype} is not numeric; {ACCEPTED_DTYPES}")
+    return canonical_dtype(dtype)
+
+
 def is_known(dim):
     return isinstance(dim, int | np.integer)
 
@@ -214,7 +233,8 @@ class Placeholder(Leaf):
 
     def __init__(self, shape, dtype="float32", name=None):
         graph = get_graph()
-        aval = jax.ShapeDtypeStruct(_abstract_shape(shape, "shape", "Placeholder"), canonical_dtype(dtype))
+        owner = f"Placeholder {name or 'placeholder'!r}"
+        aval = jax.ShapeDtypeStruct(_abstract_shape(shape, "shape", owner), numeric_dtype(dtype, owner))
         super().__init__(aval, name or "placeholder", graph)
         graph.placeholders[self.name] = self
 
@@ -277,15 +297,13 @@ class Variable(Leaf):
             dims = _abstract_shape(shape, "shape", f"Variable {full_name!r}")
             if not all(is_known(d) for d in dims):
                 raise ShapeError(f"Variable {full_name!r}: shape {tuple(shape)} must be fully known (no None)")
-            dtype = canonical_dtype(dtype or "float32")
+            dtype = numeric_dtype(dtype or "float32", f"Variable {full_name!r}")
             value = self.initializer(rng.fold_name(rng.key_from_seed(graph.seed), full_name), dims, dtype)
             value = _checked_value(value, dims, dtype, f"Variable {full_name!r}: its initializer returned")
         else:
             self.initializer = None
-            array = value_or_initializer
-            if not isinstance(array, jax.Array):
-                array = np.asarray(array)
-            dtype = canonical_dtype(dtype or array.dtype)
+            array = _numeric_value(value_or_initializer, f"Variable {full_name!r}")
+            dtype = numeric_dtype(dtype or array.dtype, f"Variable {full_name!r}")
             if shape is not None and tuple(array.shape) != tuple(shape):
                 raise ShapeError(f"Variable {full_name!r}: value has shape {format_shape(array.shape)} but "
                                  f"shape={tuple(shape)} was given")
@@ -314,6 +332,17 @@ class Variable(Leaf):
     def reset(self):
         """Back to the value the variable was created with."""
         self._value = self._initial
+
+
+def _numeric_value(value, owner):
+    """``value`` as an array of numbers, or a TypeError naming ``owner`` (None, strings, objects)."""
+    if value is None:
+        raise TypeError(f"{owner}: got None; give an array-like initial value or an initializer "
+                        "init(key, shape, dtype) with shape=")
+    array = value if isinstance(value, jax.Array) else np.asarray(value)
+    if not is_numeric(array.dtype):
+        raise DTypeError(f"{owner}: value has dtype {array.dtype}, which is not numeric; {ACCEPTED_DTYPES}")
+    return array
 
 
 def _checked_value(value, shape, dtype, context):
