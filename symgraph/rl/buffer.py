@@ -139,9 +139,9 @@ class Buffer:
         for name, value in (("gamma", gamma), ("lam", lam), ("alpha", alpha)):
             if not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"Buffer: {name} must be a number in [0, 1], got {value!r}")
-        if not isinstance(eps, numbers.Real) or not eps > 0:
-            raise ValueError(f"Buffer: eps must be a positive number (the floor of every priority), got "
-                             f"{eps!r}")
+        if not isinstance(eps, numbers.Real) or not 0 < eps < math.inf:
+            raise ValueError(f"Buffer: eps must be a positive number, finite (the floor of every priority), "
+                             f"got {eps!r}")
         self.maxlen = int(maxlen)
         self.priority_sampling = bool(priority_sampling)
         self.gamma = float(gamma)
@@ -198,9 +198,9 @@ class Buffer:
     @beta.setter
     def beta(self, value):
         if not callable(value):
-            if not isinstance(value, numbers.Real) or not value >= 0:
-                raise ValueError(f"Buffer: beta must be a number >= 0 (usually annealed from ~0.4 to 1) or a "
-                                 f"callable of the number of sample() calls, got {value!r}")
+            if not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
+                raise ValueError(f"Buffer: beta must be a number >= 0, finite (usually annealed from ~0.4 to 1), "
+                                 f"or a callable of the number of sample() calls, got {value!r}")
             value = float(value)
         self._beta = value
 
@@ -290,16 +290,31 @@ class Buffer:
         reuse = (self._data and list(self._data)[: len(spec)] == list(spec)
                  and all(self._data[k].shape[0] == self._rows and self._data[k].shape[1] == n
                          and (self._data[k].shape[2:], self._data[k].dtype) == spec[k] for k in spec))
-        if not reuse:
-            self._data = {k: np.zeros((self._rows, n) + shape, dtype) for k, (shape, dtype) in spec.items()}
+        self._allocate(spec, n, reuse)
         for key in COMPUTED_FIELDS:  # re-created by the next finish_path
             self._data.pop(key, None)
         self._spec = spec
         self._keys = tuple(spec)
         self._batched = batched or n > 1
         self._path_len = np.zeros(n, dtype=np.int64)
-        if self.priority_sampling and (self._tree is None or self._tree.capacity != self._rows * n):
-            self._tree = SumTree(self._rows * n)
+
+    def _allocate(self, spec, n, reuse):
+        """Zeroed storage of ``self._rows`` rows for the fields of ``spec`` (unless the current one is reused)
+        and the sum tree of priority sampling; a ValueError naming ``maxlen`` when numpy cannot allocate
+        them."""
+        try:
+            if not reuse:
+                self._data = {k: np.zeros((self._rows, n) + shape, dtype) for k, (shape, dtype) in spec.items()}
+            if self.priority_sampling and (self._tree is None or self._tree.capacity != self._rows * n):
+                self._tree = SumTree(self._rows * n)
+        except (MemoryError, ValueError) as exc:
+            self._data = {}
+            items = self._rows * n
+            size = sum(items * math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in spec.values())
+            if self.priority_sampling:
+                size += 32 << (items - 1).bit_length()  # the sum and min trees
+            self._fail(f"cannot allocate the storage of maxlen={self.maxlen} items of fields {list(spec)} "
+                       f"({size / 2**30:.3g} GiB; {exc}); build the Buffer with a smaller maxlen")
 
     def push(self, transition):
         """Append one step: a dict ``{field: value}``.

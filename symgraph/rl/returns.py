@@ -23,12 +23,13 @@ written right below it, so eager calls (e.g. once per finished episode) are comp
 """
 
 import functools
+import numbers
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symgraph.errors import ShapeError, format_shape
+from symgraph.errors import DTypeError, ShapeError, format_shape
 
 __all__ = ["discounted_returns", "td_errors", "gae", "lambda_returns", "n_step_returns"]
 
@@ -53,6 +54,42 @@ def _check_per_step(fn, name, x, shape):
             f"{fn}: `{name}` must be a scalar or have shape {format_shape(shape)} (or a leading part of it, "
             f"which broadcasts over the remaining axes) to match `rewards`, got {format_shape(got)}; give "
             f"one {'discount' if name == 'discounts' else name} per step, with time on axis 0")
+
+
+_RATES = {
+    "discounts": ("gamma_t = gamma * (1 - terminal_t), with a discount factor 0 <= gamma <= 1",
+                  "check the discount factor (e.g. 0.99) and that `terminal` holds 0/1 flags"),
+    "lam": ("the trace decay: 0 gives one-step TD targets, 1 Monte-Carlo returns",
+            "pass a lambda such as 0.95"),
+}
+
+
+def _known(x):
+    """``x`` as a numpy array when its values are known now (Python numbers, numpy arrays, lists of them),
+    else None: JAX arrays (traced inside ``jit``, or made on a device) are not read back to be checked."""
+    if isinstance(x, numbers.Number | np.ndarray | np.generic):
+        return np.asarray(x)
+    if isinstance(x, list | tuple):
+        try:
+            return np.asarray(x)
+        except (TypeError, ValueError):  # e.g. a list of traced values
+            return None
+    return None
+
+
+def _check_rate(fn, name, x):
+    """``discounts`` or ``lam``, when known now (see :func:`_known`), must hold numbers in [0, 1]."""
+    arr = _known(x)
+    if arr is None:
+        return
+    what, fix = _RATES[name]
+    if arr.dtype.kind not in "biuf":
+        raise DTypeError(f"{fn}: `{name}` must hold numbers ({what}), got dtype {arr.dtype}; {fix}")
+    bad = ~((arr >= 0) & (arr <= 1))  # NaN is outside too
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = f" at index {index}" if index else ""
+        raise ValueError(f"{fn}: `{name}` must lie in [0, 1] ({what}), got {arr[index]!s}{where}; {fix}")
 
 
 def _check_values(fn, values, shape):
@@ -127,6 +164,7 @@ def discounted_returns(rewards, discounts, bootstrap):
     fn = "discounted_returns"
     shape = _check_rewards(fn, rewards)
     _check_per_step(fn, "discounts", discounts, shape)
+    _check_rate(fn, "discounts", discounts)
     if np.shape(bootstrap) not in ((), shape[1:]):
         raise ShapeError(f"{fn}: `bootstrap` must be a scalar or have shape {format_shape(shape[1:])} "
                          f"(rewards.shape[1:], one value per trajectory), got "
@@ -164,6 +202,7 @@ def td_errors(rewards, values, discounts):
     shape = _check_rewards(fn, rewards)
     _check_values(fn, values, shape)
     _check_per_step(fn, "discounts", discounts, shape)
+    _check_rate(fn, "discounts", discounts)
     return _td_errors(rewards, values, discounts)
 
 
@@ -199,7 +238,9 @@ def gae(rewards, values, discounts, lam):
     shape = _check_rewards(fn, rewards)
     _check_values(fn, values, shape)
     _check_per_step(fn, "discounts", discounts, shape)
+    _check_rate(fn, "discounts", discounts)
     _check_per_step(fn, "lam", lam, shape)
+    _check_rate(fn, "lam", lam)
     return _gae(rewards, values, discounts, lam)
 
 
@@ -236,8 +277,10 @@ def lambda_returns(rewards, discounts, next_values, lam):
     fn = "lambda_returns"
     shape = _check_rewards(fn, rewards)
     _check_per_step(fn, "discounts", discounts, shape)
+    _check_rate(fn, "discounts", discounts)
     _check_next_values(fn, next_values, shape)
     _check_per_step(fn, "lam", lam, shape)
+    _check_rate(fn, "lam", lam)
     return _lambda_returns(rewards, discounts, next_values, lam)
 
 
@@ -284,6 +327,7 @@ def n_step_returns(rewards, discounts, next_values, n):
                          f"{n!r}; e.g. n=3")
     shape = _check_rewards(fn, rewards)
     _check_per_step(fn, "discounts", discounts, shape)
+    _check_rate(fn, "discounts", discounts)
     _check_next_values(fn, next_values, shape)
     return _n_step_returns(rewards, discounts, next_values, int(n))
 

@@ -1,5 +1,6 @@
 """Helpers shared by the bandit environments and agents: seeding, argument checks, error classes."""
 
+import math
 import numbers
 import operator
 import zlib
@@ -9,7 +10,7 @@ import numpy as np
 from symgraph.errors import ShapeError, SymgraphError
 
 __all__ = ["DataFormatError", "DataNotFoundError", "RandomStream", "ShapeError", "make_rng", "check_action",
-           "check_count"]
+           "check_count", "check_reward"]
 
 
 class DataFormatError(SymgraphError, ValueError):
@@ -64,6 +65,21 @@ def check_count(value, name, minimum=1):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_reward(reward, where):
+    """``reward`` as a float; a TypeError if it is not a real number (a Python or numpy scalar), a ValueError
+    naming ``where`` (e.g. ``"UCB1.update_params"``) and the value if it is NaN or infinite."""
+    if reward.__class__ is not float:
+        if isinstance(reward, numbers.Real) or (isinstance(reward, np.ndarray) and reward.ndim == 0
+                                                and reward.dtype.kind in "biuf"):
+            reward = float(reward)
+        else:
+            raise TypeError(f"{where}: reward must be a real number, got {type(reward).__name__} {reward!r}")
+    if not math.isfinite(reward):
+        raise ValueError(f"{where}: got reward {reward}; rewards must be finite: check the bandit (or the "
+                         f"reward shaping) that produced it")
+    return reward
 
 
 class RandomStream:

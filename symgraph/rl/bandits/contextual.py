@@ -34,7 +34,7 @@ import numbers
 
 import numpy as np
 
-from symgraph.rl.bandits._common import ShapeError, check_action, check_count, make_rng
+from symgraph.rl.bandits._common import ShapeError, check_action, check_count, check_reward, make_rng
 
 __all__ = ["DCBAgent", "TransitionDB", "NIGPosterior", "LinearPosterior", "Fixed", "Uniform",
            "LinearPosteriorAgent", "FixedAgent", "UniformAgent"]
@@ -180,12 +180,11 @@ class DCBAgent:
         Raises:
             ShapeError: if the context does not have the bandit's context dimension.
             ValueError: if ``action`` is not an integer in ``[0, n_actions)`` or ``reward`` is not finite.
+            TypeError: if ``reward`` is not a real number.
         """
         x = self._context(context)
         a = self._action(action)
-        r = float(reward)
-        if not np.isfinite(r):
-            raise ValueError(f"{type(self).__name__}: reward must be finite, got {reward!r}")
+        r = check_reward(reward, f"{type(self).__name__}.update_db")
         self.db.add(x, a, r)
         self._store(x, a, r)
 

@@ -20,7 +20,7 @@ import numbers
 import numpy as np
 from scipy import special
 
-from symgraph.rl.bandits._common import RandomStream, ShapeError, check_action, make_rng
+from symgraph.rl.bandits._common import RandomStream, ShapeError, check_action, check_reward, make_rng
 
 __all__ = [
     "MABAgent", "EpsilonGreedy", "UCB1", "BayesianUCB", "ThompsonSampling", "GaussianThompsonSampling",
@@ -76,6 +76,10 @@ class MABAgent:
         raise ValueError(f"{type(self).__name__} got context {context!r}; expected a bandit index in "
                          f"0..{self.bandits - 1} or a one-hot vector of length {self.bandits}")
 
+    def _reward(self, reward):
+        """``reward`` as a finite float, checked before any statistic changes."""
+        return check_reward(reward, f"{type(self).__name__}.update_params")
+
     def _count(self, b, action):
         """Check ``action`` and add one pull of it on bandit ``b``; returns the action as an int."""
         a = check_action(action, self.arms, type(self).__name__)
@@ -94,7 +98,12 @@ class MABAgent:
         raise NotImplementedError
 
     def update_params(self, context, action, reward):
-        """Learn from the ``reward`` that pulling ``action`` in ``context`` gave."""
+        """Learn from the ``reward`` that pulling ``action`` in ``context`` gave.
+
+        Raises:
+            ValueError: ``reward`` is NaN or infinite, or ``action`` is not an arm (nothing is changed).
+            TypeError: ``reward`` is not a real number.
+        """
         raise NotImplementedError
 
 
@@ -114,6 +123,7 @@ class _SampleAverage(MABAgent):
         r"""Incremental sample average (Sutton & Barto, 2018, eq. 2.3):
         :math:`n_a \leftarrow n_a + 1,\; Q_a \leftarrow Q_a + (r - Q_a) / n_a`."""
         b = self._index(context)
+        reward = self._reward(reward)
         a = self._count(b, action)
         q = self._q[b]
         q[a] += (reward - q[a]) / self._counts[b][a]
@@ -225,20 +235,20 @@ class _BetaBernoulli(MABAgent):
 
     def update_params(self, context, action, reward):
         b = self._index(context)
+        reward = self._reward(reward)
+        if not 0.0 <= reward <= 1.0:
+            raise ValueError(f"{type(self).__name__} models rewards in [0, 1] (Bernoulli arms), got reward "
+                             f"{reward!r}; for other rewards use GaussianThompsonSampling, UCB1 or "
+                             f"EpsilonGreedy")
         a = self._count(b, action)
         if reward == 1.0:
             self._alpha[b][a] += 1.0
         elif reward == 0.0:
             self._beta[b][a] += 1.0
-        elif 0.0 < reward < 1.0:
-            if self._uniform() < reward:
-                self._alpha[b][a] += 1.0
-            else:
-                self._beta[b][a] += 1.0
+        elif self._uniform() < reward:
+            self._alpha[b][a] += 1.0
         else:
-            raise ValueError(f"{type(self).__name__} models rewards in [0, 1] (Bernoulli arms), got reward "
-                             f"{reward!r}; for other rewards use GaussianThompsonSampling, UCB1 or "
-                             f"EpsilonGreedy")
+            self._beta[b][a] += 1.0
 
 
 class ThompsonSampling(_BetaBernoulli):
@@ -382,6 +392,7 @@ class GaussianThompsonSampling(MABAgent):
 
     def update_params(self, context, action, reward):
         b = self._index(context)
+        reward = self._reward(reward)
         a = self._count(b, action)
         self._sums[b][a] += reward
         prior_precision = 1.0 / self.prior_std**2
@@ -449,6 +460,7 @@ class GradientBandit(MABAgent):
 
     def update_params(self, context, action, reward):
         b = self._index(context)
+        reward = self._reward(reward)
         pi = self._policy(b)
         a = self._count(b, action)
         n = self._plays[b]  # rewards seen, this one included

@@ -31,6 +31,8 @@ Reference: R. S. Sutton and A. G. Barto, *Reinforcement Learning: An Introductio
 (cited as S&B below).
 """
 
+import math
+import numbers
 import operator
 
 import numpy as np
@@ -42,6 +44,21 @@ from symgraph.rl.tabular.mdp import discrete_spaces
 def _check_probability(name, value):
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+
+
+def check_reward(reward, where):
+    """``reward`` as a float; a TypeError if it is not a real number (a Python or numpy scalar), a ValueError
+    naming ``where`` (e.g. ``"QLearning.update"``) and the value if it is NaN or infinite."""
+    if reward.__class__ is not float:
+        if isinstance(reward, numbers.Real) or (isinstance(reward, np.ndarray) and reward.ndim == 0
+                                                and reward.dtype.kind in "biuf"):
+            reward = float(reward)
+        else:
+            raise TypeError(f"{where}: reward must be a real number, got {type(reward).__name__} {reward!r}")
+    if not math.isfinite(reward):
+        raise ValueError(f"{where}: got reward {reward}; rewards must be finite: check the environment (or the "
+                         f"reward shaping) that produced it")
+    return reward
 
 
 class TableMixin:
@@ -77,6 +94,31 @@ class TableMixin:
             raise IndexError(f"states must lie in [{self._s0}, {self._s0 + self.n_states}), got values "
                              f"{idx.min() + self._s0}..{idx.max() + self._s0}")
         return idx
+
+    def _checked_index(self, name, value, start, n):
+        """Table index of ``value``, one state or action of an ``update`` (a negative one would silently
+        update another row), or an IndexError/TypeError naming it."""
+        try:
+            i = operator.index(value) - start
+        except TypeError:
+            raise TypeError(f"{type(self).__name__}.update: {name} {value!r} is not an integer; states and "
+                            f"actions are Discrete, in [{start}, {start + n})") from None
+        if not 0 <= i < n:
+            raise IndexError(f"{type(self).__name__}.update: {name} {value!r} is outside its space "
+                             f"[{start}, {start + n})")
+        return i
+
+    def _check_transition(self, state, action, reward, next_state):
+        """The checked reward of a real transition, after its states and action (before anything changes)."""
+        s0, n = self._s0, self.n_states
+        if not (state.__class__ is int and next_state.__class__ is int and action.__class__ is int
+                and 0 <= state - s0 < n and 0 <= next_state - s0 < n and 0 <= action - self._a0 < self.n_actions):
+            self._checked_index("state", state, s0, n)
+            self._checked_index("action", action, self._a0, self.n_actions)
+            self._checked_index("next_state", next_state, s0, n)
+        if reward.__class__ is float and reward - reward == 0.0:  # finite: the common case, checked fast
+            return reward
+        return check_reward(reward, f"{type(self).__name__}.update")
 
     def _state_index(self, state):
         """Validated table row of one state, or None when ``state`` is not a scalar integer."""
@@ -242,7 +284,9 @@ class OneStepTD(TabularAgent):
         """One TD step from the transition (S, A, R, S'); returns the TD error δ.
 
         ``terminated``: S' is terminal, no bootstrap. ``truncated``: time limit, bootstraps; either ends the
-        episode."""
+        episode. A state or action outside its space (IndexError, TypeError) or a NaN or infinite reward
+        (ValueError) is refused before anything changes."""
+        reward = self._check_transition(state, action, reward, next_state)
         delta = self.simulated_update(state, action, reward, next_state, terminated)
         self.steps += 1
         self._in_episode = True
@@ -359,8 +403,12 @@ class SARSA(TabularAgent):
 
         ``next_action``: the action the caller will take in S' (default: drawn here, ε-greedily, and
         returned by the next ``act(S')``). ``terminated``: no bootstrap. ``truncated``: bootstraps; either
-        ends the episode (traces reset).
+        ends the episode (traces reset). A state or action outside its space (IndexError, TypeError) or a NaN
+        or infinite reward (ValueError) is refused before anything changes.
         """
+        reward = self._check_transition(state, action, reward, next_state)
+        if next_action is not None:
+            self._checked_index("next_action", next_action, self._a0, self.n_actions)
         s = state - self._s0
         a = action - self._a0
         q = self._q
@@ -421,9 +469,9 @@ class TabularModel:
         return len(self._pairs)
 
     def add(self, state, action, reward, next_state, terminated):
-        """Record one real transition."""
+        """Record one real transition (a NaN or infinite reward is a ValueError)."""
         key = (int(state), int(action))
-        outcome = (int(next_state), float(reward), bool(terminated))
+        outcome = (int(next_state), check_reward(reward, "TabularModel.add"), bool(terminated))
         entry = self._table.get(key)
         if entry is None:
             self._pairs.append(key)

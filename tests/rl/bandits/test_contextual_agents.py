@@ -346,7 +346,7 @@ def test_wrong_context_dimension_and_action_out_of_range(agent_name):
         agent.update_db(np.zeros(2, np.float32), 5, 1.0)
     with pytest.raises(ValueError, match=r"action must be an integer"):
         agent.update_db(np.zeros(2, np.float32), 1.5, 1.0)
-    with pytest.raises(ValueError, match=r"reward must be finite"):
+    with pytest.raises(ValueError, match=r"reward nan; rewards must be finite"):
         agent.update_db(np.zeros(2, np.float32), 0, float("nan"))
     with pytest.raises(ValueError, match=r"batch_size must be an integer >= 1"):
         agent.update_params(batch_size=0)
