@@ -18,6 +18,8 @@ cut (a time limit: bootstrap from the value of the state reached).
 - :func:`check_action` and :func:`check_observation` raise errors that name the value, the space or shape
   expected and the fix. :class:`ValidateActions` runs :func:`check_action` inside an env for its first steps
   only (by default), so the hot path stays a plain ``step`` call.
+- :func:`registered_env_id` admits an env id read from a file (a run's ``config.json``, a checkpoint) only
+  if it names a registered environment, so that making it imports no module the file chose.
 - :func:`final_observations` recovers the true next observations of a vector env that resets
   sub-environments within the step (``AutoresetMode.SAME_STEP``, what :func:`make_env` builds).
 
@@ -37,7 +39,28 @@ from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from symgraph.errors import format_shape
 
 __all__ = ["make_env", "LegacyEnv", "ValidateActions", "ValidateVectorActions", "SpaceInfo", "space_info",
-           "check_action", "check_observation", "final_observations", "is_vector_env"]
+           "check_action", "check_observation", "final_observations", "is_vector_env", "registered_env_id"]
+
+
+def registered_env_id(env_id, source):
+    """``env_id`` if it is the id of an environment in gymnasium's registry; else a ValueError naming
+    ``source`` (where the id was read, e.g. ``"runs/ppo/config.json"``).
+
+    For ids read from files: ``gymnasium.make("module:Env-v0")`` imports ``module`` (from the working directory
+    too) before it looks the env up, so an id of that form in a file someone else wrote runs their code. A
+    registered id makes the registered environment and imports nothing; ids with a ``:`` are refused even if
+    registered, since ``gymnasium.make`` imports their module part too.
+
+    Raises:
+        ValueError: ``env_id`` is not a string naming a registered environment, or holds a ``:``.
+    """
+    if isinstance(env_id, str) and ":" not in env_id and env_id in gymnasium.registry:
+        return env_id
+    why = ("its 'module:' form makes gymnasium import that module, which an id read from a file may not do"
+           if isinstance(env_id, str) and ":" in env_id else "no environment of that id is registered")
+    raise ValueError(f"the env id {env_id!r} of {source} is not a registered gymnasium id: {why}; only "
+                     f"registered ids are read from files (register the environment in the program, or pass a "
+                     f"registered id)")
 
 
 def is_vector_env(env):

@@ -14,7 +14,6 @@ Example:
     'step,seconds,episode/return,episode/length,update/loss'
 """
 
-import collections
 import csv
 import io
 import logging
@@ -41,6 +40,8 @@ CSV_NAME = "progress.csv"
 RESERVED_COLUMNS = ("step", "seconds")
 
 _INSTALL_TENSORBOARD = 'pip install "symgraph[tensorboard]"'
+
+_log = logging.getLogger(__name__)
 
 
 def _check_step(step):
@@ -130,16 +131,14 @@ class _CSV:
         self.columns = list(RESERVED_COLUMNS)
         self.offset = 0.0  # seconds already logged, when appending: the clock continues from there
         if append and os.path.exists(self.path):
-            with open(self.path, newline="", encoding="utf-8") as f:
-                reader = csv.reader(f)
-                header = next(reader, None)
-                rows = list(reader) if after_step is not None else collections.deque(reader, maxlen=1)
+            header, rows, cut = self._read()
             if header is not None:
                 if tuple(header[:len(RESERVED_COLUMNS)]) != RESERVED_COLUMNS:
                     raise ValueError(f"Logger: cannot append to {self.path}: its header {header[:4]} does not "
                                      f"start with {list(RESERVED_COLUMNS)}, so it was not written by Logger")
                 if after_step is not None:
                     rows = [row for row in rows if row and float(row[0]) <= after_step]
+                if after_step is not None or cut:
                     buffer = io.StringIO()
                     csv.writer(buffer).writerows([header, *rows])
                     atomic_write(self.path, lambda stream: stream.write(buffer.getvalue().encode("utf-8")))
@@ -156,6 +155,21 @@ class _CSV:
         self.writer = csv.writer(self.file)
         self.writer.writerow(self.columns)
         self.file.flush()
+
+    def _read(self):
+        """``(header, rows, cut)`` of the file; ``cut`` is its last line when that line lacks its end (a
+        writer stopped in the middle of it), left out of ``rows`` (and reported), else ``""``."""
+        with open(self.path, newline="", encoding="utf-8") as f:
+            text = f.read()
+        cut = ""
+        if text and not text.endswith("\n"):
+            head, newline, cut = text.rpartition("\n")
+            text = head + newline
+            _log.warning("Logger: %s ends in a line cut short (its writer stopped in the middle of it); "
+                         "dropped its last line, %r", self.path, cut)
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        return header, list(reader), cut
 
     def _widen(self, new_keys):
         """Rewrite the file atomically with ``new_keys`` added to the header."""
@@ -235,7 +249,9 @@ class Logger:
             :class:`logging.Logger`.
         append: with "csv", continue an existing ``progress.csv`` (e.g. a resumed run) instead of starting a
             new one; its columns are kept and new ones added as usual, and ``seconds`` continues from its
-            last row (the time between the runs is not counted).
+            last row (the time between the runs is not counted). A last line without its line end (its
+            writer was killed in the middle of it) is dropped first, with a warning on the
+            ``symgraph.rl.logging`` logger.
         after_step: with ``append``, first drop the rows of ``progress.csv`` logged after this step: those
             that a run resumed from a checkpoint of that step logs again.
 

@@ -111,6 +111,21 @@ def test_csv_append_after_a_step_drops_the_later_rows(tmp_path):
         Logger(tmp_path, formats="csv", append=True, after_step=-1)
 
 
+@pytest.mark.parametrize("after_step", [None, 10])
+def test_csv_append_drops_a_last_line_cut_short_and_says_so(tmp_path, after_step, caplog):
+    with Logger(tmp_path, formats="csv") as logger:
+        for step in (0, 5):
+            logger.write({"a": step}, step=step)
+    with open(tmp_path / CSV_NAME, "a") as f:
+        f.write("1")  # a writer killed in the middle of the row of step 10
+    with caplog.at_level("WARNING", logger="symgraph.rl.logging"):
+        with Logger(tmp_path, formats="csv", append=True, after_step=after_step) as logger:
+            logger.write({"a": 10}, step=10)
+    assert "ends in a line cut short" in caplog.text and "dropped its last line, '1'" in caplog.text
+    header, rows = _read_csv(tmp_path / CSV_NAME)
+    assert [(r[0], r[2]) for r in rows] == [("0", "0"), ("5", "5"), ("10", "10")]
+
+
 def test_csv_append_refuses_a_foreign_file(tmp_path):
     (tmp_path / CSV_NAME).write_text("x,y\n1,2\n")
     with pytest.raises(ValueError, match="cannot append to .*not written by Logger"):
