@@ -29,6 +29,7 @@ from symgraph.graph import (
 from symgraph.io import load_variables, reset_variables, save_variables
 from symgraph.nodes import Placeholder, Tensor, Variable, constant
 from symgraph.rng import key_from_seed
+from symgraph.shared_jit import clear_caches, set_cache_size
 from symgraph.state import initial_state
 
 __version__ = "0.1.0"
@@ -38,5 +39,5 @@ __all__ = [
     "SymgraphError", "UpdateError", "Function", "function", "gradients", "jacobians", "Graph", "Scope",
     "get_graph", "get_placeholders", "get_updates", "get_variables", "reset_default_graph", "set_seed",
     "load_variables", "reset_variables", "save_variables", "Placeholder", "Tensor", "Variable", "constant",
-    "key_from_seed", "initial_state", "dispatch", "__version__",
+    "key_from_seed", "initial_state", "clear_caches", "set_cache_size", "dispatch", "__version__",
 ]

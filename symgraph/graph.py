@@ -123,6 +123,13 @@ def reset_default_graph(seed=0):
     return _graph_stack[0]
 
 
+def clear_eager_functions():
+    """Forget the compiled functions behind ``Tensor.get`` of the graphs in use (the default graph and those
+    entered with ``with Graph(...)``); they are built again when next needed."""
+    for graph in _graph_stack:
+        graph._eager_functions.clear()
+
+
 def set_seed(seed):
     """Set the seed that variables created from now on in the current graph are initialised with."""
     get_graph().seed = seed

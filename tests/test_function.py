@@ -99,6 +99,27 @@ def test_identical_functions_share_one_executable_and_keep_their_own_state(monke
     assert not np.allclose(models[0][1].value, models[1][1].value)  # each wrote its own variables back
 
 
+
+def test_functions_keep_working_after_clear_caches():
+    from symgraph import shared_jit
+
+    x, w, _, y, loss = linear_model()
+    train = sg.function(x, outputs=loss, updates={w: w - 0.1 * sg.gradients(loss, w)}, seed=0)
+    data = np.ones((5, 3), "float32")
+    losses = [float(train(data))]
+    total = T.sum(y)
+    assert float(total.get({x: data})) == pytest.approx(float(np.tanh(data @ w.value).sum()), rel=1e-6)
+    sg.clear_caches()
+    assert not shared_jit._EXECUTABLES and train.compile_count == 0
+    assert not sg.get_graph()._eager_functions
+    losses.append(float(train(data)))                                # compiled again, same state
+    assert train.compile_count == 1
+    assert float(train.pure(train.state, data)[0]) < losses[1]      # the pure view too
+    assert float(total.get({x: data})) == pytest.approx(float(np.tanh(data @ w.value).sum()), rel=1e-6)
+    w.update(np.ones((3, 2), "float32"))
+    assert float(train(data)) == pytest.approx(losses[0], rel=1e-6)  # the same program's results
+    assert losses[1] < losses[0]
+
 def test_a_direct_call_inside_a_jax_transformation_points_to_pure():
     x, w, b, y, loss = linear_model()
     f = sg.function(x, outputs=loss, name="loss_fn")

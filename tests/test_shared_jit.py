@@ -107,3 +107,98 @@ def test_executables_are_not_shared_across_devices():
     out = subprocess.run([sys.executable, "-c", PLACED], env=env, capture_output=True, text=True, timeout=300,
                          check=True)
     assert out.stdout.strip().splitlines()[-1] == "[[0], [1], [1], [1], [0]]"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The bound of the process-wide cache and clearing it
+
+
+@pytest.fixture
+def bounded(monkeypatch):
+    """An empty process-wide cache whose bound the test may change (restored after it)."""
+    monkeypatch.setattr(shared_jit, "_EXECUTABLES", {})
+    previous = shared_jit.set_cache_size(shared_jit.DEFAULT_CACHE_SIZE)
+    yield
+    shared_jit.set_cache_size(previous)
+
+
+def _adder(k):
+    return lambda x: x + np.float32(k)  # k is a constant of the lowered program: one program per k
+
+
+def _executable(fn):
+    return next(iter(fn._by_signature.values()))
+
+
+def test_the_cache_keeps_the_most_recently_used_programs_up_to_its_bound(bounded):
+    assert shared_jit.set_cache_size(3) == shared_jit.DEFAULT_CACHE_SIZE
+    x = np.zeros(2, np.float32)
+    first = [SharedJit(_adder(k)) for k in range(5)]
+    for k, fn in enumerate(first):
+        assert float(fn(x)[0]) == k
+    cached = [_executable(first[k]) for k in (2, 3, 4)]            # 5 programs, the last 3 kept
+    assert list(shared_jit._EXECUTABLES.values()) == cached
+    again = SharedJit(_adder(2))
+    again(x)                                                        # found: now the most recently used
+    assert _executable(again) is _executable(first[2])
+    fresh = SharedJit(_adder(5))
+    assert float(fresh(x)[0]) == 5.0                                # evicts the least recently used: 3
+    assert list(shared_jit._EXECUTABLES.values()) == [_executable(first[4]), _executable(first[2]),
+                                                      _executable(fresh)]
+    evicted = SharedJit(_adder(0))
+    assert float(evicted(x)[0]) == 0.0                              # compiled again
+    assert _executable(evicted) is not _executable(first[0])
+    assert float(first[0](x)[0]) == 0.0                             # a live function keeps its own
+
+
+def test_a_bound_of_zero_shares_nothing_and_live_functions_keep_their_executables(bounded):
+    shared_jit.set_cache_size(0)
+    x = np.ones(2, np.float32)
+    one, two = SharedJit(_adder(1)), SharedJit(_adder(1))
+    assert float(one(x)[0]) == 2.0 and float(two(x)[0]) == 2.0
+    assert not shared_jit._EXECUTABLES and _executable(one) is not _executable(two)
+    assert one.cache_size() == 1 and float(one(x)[0]) == 2.0
+
+
+def test_lowering_the_bound_evicts_at_once(bounded):
+    for k in range(4):
+        SharedJit(_adder(k))(np.zeros(1, np.float32))
+    shared_jit.set_cache_size(1)
+    assert len(shared_jit._EXECUTABLES) == 1
+
+
+@pytest.mark.parametrize("size", [-1, 1.5, True, "8", None])
+def test_cache_size_must_be_a_non_negative_int(size):
+    with pytest.raises((TypeError, ValueError), match=rf"set_cache_size: size must be a non-negative int .*, "
+                                                      rf"got {size!r}"):
+        shared_jit.set_cache_size(size)
+
+
+@pytest.mark.parametrize("value, expected", [(None, shared_jit.DEFAULT_CACHE_SIZE), ("8", 8), ("0", 0)])
+def test_the_environment_sets_the_initial_bound(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("SYMGRAPH_CACHE_SIZE", raising=False)
+    else:
+        monkeypatch.setenv("SYMGRAPH_CACHE_SIZE", value)
+    assert shared_jit.size_from_environment() == expected
+
+
+@pytest.mark.parametrize("value", ["-2", "many", "1e3"])
+def test_a_malformed_environment_bound_is_refused(monkeypatch, value):
+    monkeypatch.setenv("SYMGRAPH_CACHE_SIZE", value)
+    with pytest.raises(ValueError, match=rf"SYMGRAPH_CACHE_SIZE must be a non-negative int .*, got {value!r}"):
+        shared_jit.size_from_environment()
+
+
+def test_clear_caches_empties_the_cache_and_live_functions_compile_again(bounded):
+    import symgraph as sg
+
+    x = np.ones(3, np.float32)
+    fn = SharedJit(scaled_sum)
+    state = {"w": jnp.float32(2.0)}
+    assert float(fn(state, {"a": x})["total"]) == 6.0
+    old = _executable(fn)
+    sg.clear_caches()
+    assert not shared_jit._EXECUTABLES and fn.cache_size() == 0 and fn._last is None
+    assert float(fn(state, {"a": x})["total"]) == 6.0
+    assert _executable(fn) is not old and len(shared_jit._EXECUTABLES) == 1
