@@ -87,6 +87,21 @@ def test_take_with_constant_out_of_range_indices_raises_like_numpy(indices, axis
         T.take(w, indices, axis=axis)
 
 
+def test_take_along_axis_set_at_and_add_at_check_constant_indices():
+    w = sg.Variable(W, name="w")
+    with pytest.raises(IndexError, match="index 2 is out of bounds for axis 1 with size 2"):
+        T.take_along_axis(w, np.array([[0], [2], [1]]), axis=1)
+    with pytest.raises(IndexError, match="index 3 is out of bounds for axis 0 with size 3"):
+        T.set_at(w, 3, np.zeros(2, "float32"))
+    with pytest.raises(IndexError, match="index -4 is out of bounds for axis 0 with size 3"):
+        T.add_at(w, np.array([0, -4]), 1.0)
+    np.testing.assert_array_equal(_eager(T.take_along_axis(w, np.array([[1], [0], [1]]), axis=1)),
+                                  np.take_along_axis(W, np.array([[1], [0], [1]]), axis=1))
+    expected = W.copy()
+    np.add.at(expected, [0, -1, 0], 1.0)
+    np.testing.assert_array_equal(_eager(T.add_at(w, np.array([0, -1, 0]), 1.0)), expected)
+
+
 def test_take_in_range_matches_numpy_including_negative_indices():
     w = sg.Variable(W, name="w")
     for indices, axis in [([5, -1, 0], None), ([-3, 2], 0), ([[1, -2]], 1)]:
