@@ -19,12 +19,20 @@ choices; a failure while training (e.g. a diverging loss) exits with status 1.
 """
 
 import argparse
+import contextlib
+import csv
 import difflib
+import fcntl
 import inspect
+import io
 import json
 import logging
+import math
+import os
+import re
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import gymnasium
@@ -33,7 +41,7 @@ from gymnasium import spaces
 
 import symgraph
 from symgraph.errors import SaveLoadError
-from symgraph.io import atomic_write
+from symgraph.io import atomic_write, remove_stale_temporaries
 from symgraph.rl import bandits, checkpoint, envs, plotting, zoo
 from symgraph.rl.logging import CSV_NAME, Logger
 from symgraph.rl.progress import progress_bar, progress_enabled
@@ -45,6 +53,10 @@ log = logging.getLogger(__name__)
 CONFIG_NAME = "config.json"
 CHECKPOINT_NAME = "checkpoint.npz"
 CURVE_NAME = "learning_curve.png"
+#: The lock file that marks a log directory as in use by a run (removed when the run ends).
+LOCK_NAME = ".symgraph-rl.lock"
+#: The largest int a setting, budget or seed may take: compiled programs hold ints in 32 bits.
+INT_MAX = 2**31 - 1
 #: Evaluation episodes are seeded from ``seed + EVAL_SEED_OFFSET`` (as ``rl.run``'s own evaluations).
 EVAL_SEED_OFFSET = 1_000_000
 #: Checkpoints written per training run (``run``'s ``checkpoint_every`` is the budget over this).
@@ -138,20 +150,41 @@ def parse_setting(key, text, default):
         return lowered in _TRUE
     if kind is int:
         number = _number(text)
-        if number is None or float(number) != int(float(number)):
+        if number is None or not math.isfinite(number) or float(number) != int(float(number)):
             raise bad()
-        return int(float(number))
-    if kind is float:
+        value = int(float(number))
+    elif kind is float:
         number = _number(text)
         if number is None:
             raise bad()
-        return float(number)
-    if kind is tuple:
-        return _tuple(text)
-    if kind is str:
+        value = float(number)
+    elif kind is tuple:
+        value = _tuple(text)
+    elif kind is str:
         number = _number(text)
-        return text if number is None else number
-    return _guess(text)
+        value = text if number is None else number
+    else:
+        value = _guess(text)
+    _check_number(key, text, value)
+    return value
+
+
+def _numbers(value):
+    """The numbers in ``value`` (itself, or the items of a tuple, nested ones too)."""
+    if isinstance(value, tuple):
+        return [n for item in value for n in _numbers(item)]
+    return [value] if isinstance(value, int | float) and not isinstance(value, bool) else []
+
+
+def _check_number(key, text, value):
+    """Refuse a NaN, an infinity or an int beyond 32 bits in the value of ``--set key=text``."""
+    numbers = _numbers(value)
+    if any(isinstance(n, float) and not math.isfinite(n) for n in numbers):
+        what = "finite numbers" if isinstance(value, tuple) else "a finite number"
+        raise UsageError(f"--set {key}={text}: {key} takes {what} (NaN and infinities are no setting), got {text!r}")
+    if any(isinstance(n, int) and abs(n) > INT_MAX for n in numbers):
+        raise UsageError(f"--set {key}={text}: {key} must be at most {INT_MAX:,} in magnitude (the ints of a "
+                         f"compiled program have 32 bits), got {text!r}")
 
 
 def _apply_settings(pairs, algo, learner, run):
@@ -186,8 +219,9 @@ _RUN_MINIMUM = {"n_envs": 1, "total_steps": 1, "buffer_size": 1, "update_every":
 
 def _check_run(run):
     for key, minimum in _RUN_MINIMUM.items():
-        if key in run and (not isinstance(run[key], int) or isinstance(run[key], bool) or run[key] < minimum):
-            raise UsageError(f"--set {key}: must be an int >= {minimum}, got {run[key]!r}")
+        value = run.get(key, minimum)
+        if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= INT_MAX:
+            raise UsageError(f"--set {key}: must be an int from {minimum} to {INT_MAX:,}, got {value!r}")
     if run.get("noise", None) not in (None, "gaussian", "ou"):
         raise UsageError(f"--set noise: must be gaussian, ou or none, got {run['noise']!r}")
     for key, low, high in (("noise_sigma", 0, np.inf), ("exploration_initial", 0, 1), ("exploration_final", 0, 1),
@@ -195,6 +229,21 @@ def _check_run(run):
         value = run.get(key, low)
         if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
             raise UsageError(f"--set {key}: must be a number in [{low}, {high}], got {value!r}")
+
+
+def _check_rollout(algo, learner, run):
+    """Refuse an on-policy rollout (``n_steps x n_envs`` transitions) longer than the step budget: no update
+    would ever happen."""
+    if zoo.family(algo) != "on-policy":
+        return
+    n_steps = learner.get("n_steps", zoo.learner_parameters(algo).get("n_steps"))
+    if not isinstance(n_steps, int) or isinstance(n_steps, bool):  # episodic, or a value the learner refuses
+        return
+    n_envs, budget = run["n_envs"], run["total_steps"]
+    if n_steps * n_envs > budget:
+        raise UsageError(f"a rollout of n_steps x n_envs = {n_steps:,} x {n_envs:,} transitions is longer than "
+                         f"the budget of {budget:,} steps, so no update would happen; lower n_steps or n_envs "
+                         f"(--set n_steps=N) or raise the budget (--steps N)")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -269,18 +318,158 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
-def _fresh_dir(path, explicit):
-    """``path``, or when it exists and is not empty: an error (a directory the user named) or the first
-    free ``path-1``, ``path-2``... (a default one). Never reuses a directory that holds files."""
-    path = Path(path)
-    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
-        return path
-    if explicit:
-        raise UsageError(f"--logdir {path} exists and is not empty; choose another directory (or remove it)")
-    n = 1
-    while (candidate := path.with_name(f"{path.name}-{n}")).exists():
+def _one_line(text):
+    """``text`` on one line (its line breaks and the spaces around them made one space)."""
+    return re.sub(r"\s*\n\s*", " ", str(text)).strip()
+
+
+def _dir_name(text):
+    """``text`` as one safe path component: each run of characters other than letters, digits, ``.``, ``_``
+    and ``-`` (the ``/`` of a namespaced env id such as ``phys2d/CartPole-v1``, a ``:``...) becomes ``-``."""
+    return re.sub(r"[^\w.-]+", "-", text)
+
+
+class _Claim:
+    """A log directory held by this process for a run: its lock file :data:`LOCK_NAME`, locked with
+    ``flock`` (the lock goes with the process, even a killed one). :meth:`release` removes the lock file,
+    then the directories the claim created if the run left them empty."""
+
+    def __init__(self, path, handle, created=()):
+        self.path, self.handle, self.created = path, handle, list(created)
+
+    def release(self):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.path / LOCK_NAME)
+        os.close(self.handle)
+        for folder in reversed(self.created):
+            with contextlib.suppress(OSError):  # not empty: the run wrote there
+                folder.rmdir()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+
+def _lock(path, fresh):
+    """A handle of ``path``'s lock file locked by this process, or None when another process holds it (or,
+    ``fresh``: when it exists at all, since two runs that find an empty directory at once both create it and
+    only one succeeds)."""
+    try:
+        handle = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT | (os.O_EXCL if fresh else 0), 0o644)
+    except FileExistsError:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(handle)
+        return None
+    os.ftruncate(handle, 0)
+    os.write(handle, f"{os.getpid()}\n".encode())
+    return handle
+
+
+def _holder(path):
+    """The process id in ``path``'s lock file when a process holds it, else None."""
+    try:
+        handle = os.open(path / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.read(handle, 32).decode(errors="replace").strip() or "?"
+    finally:
+        os.close(handle)
+    return None
+
+
+def _in_use(what, path):
+    holder = _holder(path)
+    if holder is None:
+        return None
+    return UsageError(f"{what} is in use by another symgraph-rl run (process {holder}); wait for it to end, or "
+                      f"choose another directory")
+
+
+def _make_dirs(path):
+    """Create ``path`` and its missing parents; returns those this call created, parents first."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    created = []
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+        except FileExistsError:  # made by another process meanwhile
+            continue
+        created.append(folder)
+    return created
+
+
+def _try_claim(path, explicit):
+    """A claim of ``path`` when it is absent or an empty directory; else None (a default name: the caller
+    tries the next one) or an error (a ``--logdir`` the user named)."""
+    what = f"--logdir {path}" if explicit else f"the log directory {path}"
+    try:
+        created = _make_dirs(path)
+        taken = path not in created and (not path.is_dir() or any(path.iterdir()))
+        handle = None if taken else _lock(path, fresh=True)
+    except OSError as exc:
+        raise UsageError(f"{what}: cannot create it ({exc.strerror or exc}); choose a directory that can be "
+                         f"written") from None
+    if handle is not None:
+        return _Claim(path, handle, created)
+    for folder in reversed(created):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    if not explicit:
+        return None
+    busy = _in_use(what, path)
+    if busy is not None:
+        raise busy
+    if not path.is_dir():
+        raise UsageError(f"{what} is a file, not a directory; choose another directory")
+    raise UsageError(f"{what} exists and is not empty; choose another directory (or remove it)")
+
+
+def _claim_new(path, explicit):
+    """Claim a fresh log directory for ``train``: ``path`` when it is absent or empty; otherwise an error (a
+    ``--logdir`` the user named) or the first free ``path-1``, ``path-2``... (a default one). Claiming is
+    atomic (a lock file created with ``O_EXCL`` in the directory), so of two runs started at once on one
+    directory exactly one gets it; a directory that holds files is never reused."""
+    n = 0
+    while (claim := _try_claim(path if n == 0 else path.with_name(f"{path.name}-{n}"), explicit)) is None:
         n += 1
-    return candidate
+    return claim
+
+
+def _claim_existing(logdir):
+    """Claim the log directory of a run to ``resume`` (a lock file left by a killed run is taken over); an
+    error when another process holds it."""
+    try:
+        handle = _lock(logdir, fresh=False)
+    except OSError as exc:
+        raise UsageError(f"cannot resume in {logdir}: cannot write there ({exc.strerror or exc})") from None
+    if handle is None:
+        raise _in_use(str(logdir), logdir) or UsageError(f"{logdir} is in use by another symgraph-rl run")
+    return _Claim(logdir, handle)
+
+
+def _image_path(option, path):
+    """``path`` as the file the plot is written to (with ``.png`` added when it has no suffix, as matplotlib
+    does), its folder created; an error naming ``option`` when that fails."""
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_name(f"{path.name}.png")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot write it ({exc.strerror or exc})") from None
+    return path
 
 
 def _fresh_file(path):
@@ -300,15 +489,26 @@ def _fresh_file(path):
 class _TrainLog:
     """``run``'s logger for the command line: every write goes to the CSV log (and TensorBoard), and each
     evaluation writes one table to the command's output with the evaluation, the training episodes since
-    the last one (their count and mean return) and the latest mean of each update metric."""
+    the last one (their count and mean return) and the latest mean of each update metric.
+
+    The files are opened at the first write, so a run that fails before it logs anything (a resumed run
+    whose checkpoint does not fit) leaves its log as it was."""
 
     def __init__(self, logdir, tensorboard, after_step=None):
-        self.files = Logger(logdir, formats=("csv", "tensorboard") if tensorboard else ("csv",),
-                            append=after_step is not None, after_step=after_step)
+        self.logdir, self.tensorboard, self.after_step = logdir, tensorboard, after_step
+        self.files = None
         self.table = Logger(formats=("stdout",), stream=log)
         self.returns, self.updates = [], {}
 
+    @property
+    def started(self):
+        """Whether anything was logged (the log files are open)."""
+        return self.files is not None
+
     def write(self, metrics, step):
+        if self.files is None:
+            self.files = Logger(self.logdir, formats=("csv", "tensorboard") if self.tensorboard else ("csv",),
+                                append=self.after_step is not None, after_step=self.after_step)
         self.files.write(metrics, step)
         if "episode/return" in metrics:
             self.returns.append(metrics["episode/return"])
@@ -322,7 +522,8 @@ class _TrainLog:
             self.returns = []
 
     def close(self):
-        self.files.close()
+        if self.files is not None:
+            self.files.close()
         self.table.close()
 
 
@@ -406,9 +607,15 @@ def _train_deep(algo, env_id, learner_kwargs, run_settings, seed, logdir, config
                                seed + EVAL_SEED_OFFSET, logger, last_eval)
     start = time.perf_counter()
     try:
-        result = run(env, agent, buffer, max_steps=total, max_episodes=None, eval_every=0, seed=seed, logger=logger,
-                     progress=progress, callbacks=evaluations, checkpoint_every=max(1, total // CHECKPOINTS_PER_RUN),
-                     checkpoint_path=path, resume=resume, **options)
+        try:
+            result = run(env, agent, buffer, max_steps=total, max_episodes=None, eval_every=0, seed=seed,
+                         logger=logger, progress=progress, callbacks=evaluations, checkpoint_path=path,
+                         checkpoint_every=max(1, total // CHECKPOINTS_PER_RUN), resume=resume, **options)
+        except (SaveLoadError, ValueError) as exc:  # run's checks of the checkpoint against the settings
+            if not resume or logger.started:
+                raise
+            raise UsageError(f"cannot resume seed {seed} from {path}: {_one_line(exc)}; nothing was "
+                             f"changed") from None
         seconds = result.wall_time if resume else time.perf_counter() - start  # resumed: both runs
         agent.save(path)
         returns = evaluations.evaluate(agent, result.total_steps)  # the final evaluation
@@ -480,55 +687,130 @@ def _train(args):
         if family != "tabular":
             raise UsageError(f"--episodes: {algo} trains by environment steps; give --steps N instead")
         run_settings["n_episodes"] = args.episodes
+    _check_rollout(algo, learner_kwargs, run_settings)
     seeds = list(range(args.seed, args.seed + args.seeds))
     name = f"{algo}-{env_id}-seed{args.seed}" if len(seeds) == 1 else f"{algo}-{env_id}-seeds{seeds[0]}-{seeds[-1]}"
-    logdir = _fresh_dir(args.logdir or Path("runs") / name, explicit=args.logdir is not None)
     progress = False if args.no_progress else progress_enabled(None)
-    if entry is None:
-        log.info("note: no tuned settings for %s on %s; training with the learner's defaults (tuned pairs: "
-                 "'symgraph-rl list')", algo, env_id)
-    else:
-        log.info("tuned settings for %s on %s from %s", algo, env_id, entry.source)
-        for note in entry.notes:
-            log.info("  note: %s", note)
-    budget = (f"{run_settings['n_episodes']:,} episodes" if family == "tabular"
-              else f"{run_settings['total_steps']:,} steps")
-    log.info("training %s on %s for %s, seed%s %s, logs in %s", algo, env_id, budget, "s" if len(seeds) > 1 else "",
-             ", ".join(map(str, seeds)), logdir)
     config = {"algo": algo, "env": env_id, "family": family, "learner": learner_kwargs, "run": run_settings,
               "tuned": entry is not None, "source": entry.source if entry else "the learner's defaults",
               "notes": list(entry.notes) if entry else [], "overrides": overrides,
               "command": args.command_line, "tensorboard": args.tensorboard, "seeds": seeds,
               "symgraph": symgraph.__version__, "checkpoint": CHECKPOINT_NAME}
-    return _train_seeds(config, seeds, logdir, progress, args.tensorboard)
+    with _claim_new(Path(args.logdir or Path("runs") / _dir_name(name)), explicit=args.logdir is not None) as claim:
+        _announce(config, claim.path)
+        return _train_seeds(config, seeds, claim.path, progress, args.tensorboard)
+
+
+def _announce(config, logdir):
+    """Say where the settings of a new run come from, and what it trains where."""
+    algo, env_id, run_settings, seeds = config["algo"], config["env"], config["run"], config["seeds"]
+    if not config["tuned"]:
+        log.info("note: no tuned settings for %s on %s; training with the learner's defaults (tuned pairs: "
+                 "'symgraph-rl list')", algo, env_id)
+    else:
+        log.info("tuned settings for %s on %s from %s", algo, env_id, config["source"])
+        for note in config["notes"]:
+            log.info("  note: %s", note)
+    budget = (f"{run_settings['n_episodes']:,} episodes" if config["family"] == "tabular"
+              else f"{run_settings['total_steps']:,} steps")
+    log.info("training %s on %s for %s, seed%s %s, logs in %s", algo, env_id, budget, "s" if len(seeds) > 1 else "",
+             ", ".join(map(str, seeds)), logdir)
 
 
 def _read_config(seed_dir):
-    """The ``config.json`` in ``seed_dir`` as a dict ({} if there is none)."""
+    """The ``config.json`` in ``seed_dir`` as a dict ({} if there is none); an error naming the file when it
+    cannot be read or is not a JSON object."""
     path = seed_dir / CONFIG_NAME
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _resume_point(path, csv_path):
-    """``(step of the run checkpoint at path, step of the last evaluation logged up to it, or None)``: where
-    a resumed run's log and evaluations continue; None when ``path`` holds no checkpoint of a run (written
-    during training), so there is nothing to resume."""
     if not path.is_file():
+        return {}
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError, UnicodeDecodeError
+        raise UsageError(f"{path} is not a valid {CONFIG_NAME} ({_one_line(exc)}); it was damaged (or not written "
+                         f"by 'symgraph-rl train'): restore it, or train again") from None
+    if not isinstance(config, dict):
+        raise UsageError(f"{path} is not a valid {CONFIG_NAME}: it holds a JSON {type(config).__name__}, not an "
+                         f"object of settings")
+    return config
+
+
+_CONFIG_TYPES = {"algo": str, "env": str, "learner": dict, "run": dict, "seed": int}
+
+
+def _check_config(config, path, keys):
+    """Check the entries ``keys`` of the ``config.json`` at ``path`` that a command reads: present, of their
+    type, a known algorithm and a registered env id (an id read from a file may not name a module to
+    import, see :func:`symgraph.rl.envs.registered_env_id`)."""
+    for key in keys:
+        if key not in config:
+            raise UsageError(f"{path} lacks {key!r}: it was not written by 'symgraph-rl train' or was edited; "
+                             f"restore it, or train again")
+        kind = _CONFIG_TYPES[key]
+        if not isinstance(config[key], kind) or isinstance(config[key], bool):
+            raise UsageError(f"{path}: {key!r} must be a JSON {kind.__name__}, got {config[key]!r:.80}")
+    if config["algo"] not in zoo.ALGORITHMS:
+        raise UsageError(f"{path}: unknown algorithm {config['algo']!r:.80}; known: {', '.join(zoo.ALGORITHMS)}")
+    try:
+        envs.registered_env_id(config["env"], path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _logged(csv_path):
+    """``(rows, evaluation steps)`` of a seed's ``progress.csv``: its number of rows and the steps of those
+    with an evaluation (``(0, [])`` without a log), less a last line cut short by a killed writer (continuing
+    the log drops it); an error naming the file when it cannot be read."""
+    if not csv_path.is_file():
+        return 0, []
+    try:
+        text = csv_path.read_text(encoding="utf-8")
+        lines = csv.reader(io.StringIO(text[:text.rfind("\n") + 1], newline=""))
+        header, *rows = [row for row in lines if row] or [[]]
+        steps = [int(float(row[0])) for row in rows]
+    except (OSError, ValueError, OverflowError, csv.Error) as exc:
+        raise UsageError(f"{csv_path} cannot be read as a log ({_one_line(exc)}); nothing was changed; restore "
+                         f"it, or move it away to train its seed again") from None
+    column = header.index("eval/return") if "eval/return" in header else len(header)
+    return len(rows), [step for step, row in zip(steps, rows) if row[column:column + 1] not in ([], [""], ["nan"])]
+
+
+def _resume_point(seed, path, csv_path):
+    """``(step of the run checkpoint at path, step of the last evaluation logged up to it, or None)``: where
+    seed ``seed``'s log and evaluations continue; None when the seed has not started (no checkpoint and no
+    logged row), so it starts afresh. A seed that cannot be continued without losing its log is an error:
+    rows logged but no checkpoint, a checkpoint that cannot be read, the final learner of a run without its
+    result."""
+    rows, evals = _logged(csv_path)
+    if not path.is_file():
+        if rows:
+            raise UsageError(f"cannot resume seed {seed}: {csv_path} holds {_plural(rows, 'row')} but there is "
+                             f"no checkpoint to continue them from ({path} is missing: the run stopped before its "
+                             f"first checkpoint); nothing was changed. To train seed {seed} again from the start, "
+                             f"move {csv_path} away")
         return None
     try:
         meta, arrays = checkpoint.read(path, "symgraph-rl resume")
-    except SaveLoadError:
-        return None
-    if "run" not in meta:
-        return None
-    step = int(checkpoint.unpack(meta["run"]["result"], arrays)["total_steps"])
-    last_eval = None
-    if csv_path.is_file():
-        logged = plotting.read_csv_log(csv_path)
-        if "eval/return" in logged:
-            evals = logged["step"][~np.isnan(logged["eval/return"]) & (logged["step"] <= step)]
-            last_eval = int(evals.max()) if len(evals) else None
-    return step, last_eval
+        step = int(checkpoint.unpack(meta["run"]["result"], arrays)["total_steps"]) if "run" in meta else None
+    except (SaveLoadError, zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError, TypeError) as exc:
+        raise UsageError(f"cannot resume seed {seed}: {path} cannot be read ({_one_line(exc)}); nothing was "
+                         f"changed. Restore it from a copy, or move it and {csv_path} away to train seed {seed} "
+                         f"again") from None
+    if step is None:
+        raise UsageError(f"cannot resume seed {seed}: {path} holds the learner saved at the end of its run, whose "
+                         f"result was not recorded (it stopped during its final evaluation); evaluate it with "
+                         f"'symgraph-rl evaluate {path}', or train again")
+    evals = [e for e in evals if e <= step]
+    return step, max(evals) if evals else None
+
+
+def _remove_temporaries(seed, seed_dir):
+    """Remove what killed saves left beside a seed's files (see :func:`symgraph.io.remove_stale_temporaries`),
+    and say so."""
+    removed = [p for name in (CHECKPOINT_NAME, CONFIG_NAME, CSV_NAME)
+               for p in remove_stale_temporaries(seed_dir / name)]
+    if removed:
+        log.info("seed %d: removed %s left by a save that was killed: %s", seed,
+                 _plural(len(removed), "temporary file"), ", ".join(removed))
 
 
 def _train_seeds(config, seeds, logdir, progress, tensorboard, resuming=False):
@@ -541,12 +823,13 @@ def _train_seeds(config, seeds, logdir, progress, tensorboard, resuming=False):
     results, dirs = [], []
     for seed in seeds:
         seed_dir = logdir if len(seeds) == 1 else logdir / f"seed{seed}"
+        _remove_temporaries(seed, seed_dir)
         result = _read_config(seed_dir).get("result") if resuming else None
         try:
             if result is not None:
                 log.info("seed %d had finished: not trained again", seed)
             else:
-                point = _resume_point(seed_dir / CHECKPOINT_NAME, seed_dir / CSV_NAME) if resuming else None
+                point = _resume_point(seed, seed_dir / CHECKPOINT_NAME, seed_dir / CSV_NAME) if resuming else None
                 extra = {"resume_from": point} if point is not None else {}
                 if resuming:
                     log.info("seed %d: %s", seed, "continuing from its checkpoint" if extra else "starting afresh "
@@ -592,24 +875,35 @@ def _train_seeds(config, seeds, logdir, progress, tensorboard, resuming=False):
 def _resume(args):
     logdir = Path(args.logdir)
     if (logdir / CONFIG_NAME).is_file():
-        found = [_read_config(logdir)]
+        path = logdir / CONFIG_NAME
     else:
-        found = [_read_config(path.parent) for path in sorted(logdir.glob(f"seed*/{CONFIG_NAME}"))]
-    if not found:
+        path = next(iter(sorted(logdir.glob(f"seed*/{CONFIG_NAME}"))), None)
+    if path is None:
         raise UsageError(f"{logdir} holds no {CONFIG_NAME} (nor seed*/{CONFIG_NAME}): pass the log directory of an "
                          f"interrupted 'symgraph-rl train'")
-    config = {k: v for k, v in found[0].items() if k not in ("seed", "result")}
-    if "seeds" not in config:
-        raise UsageError(f"{logdir}: its {CONFIG_NAME} does not list the run's seeds (written by an older "
-                         f"symgraph); train again with: {config.get('command', 'symgraph-rl train ...')}")
+    config = {k: v for k, v in _read_config(path.parent).items() if k not in ("seed", "result")}
+    _check_config(config, path, ("algo", "env", "learner", "run"))
+    seeds = config.get("seeds")
+    if not isinstance(seeds, list) or not seeds or not all(map(_is_seed, seeds)):
+        raise UsageError(f"{path} does not list the run's seeds (written by an older symgraph, or edited); train "
+                         f"again with: {config.get('command', 'symgraph-rl train ...')}")
+    config["family"] = zoo.family(config["algo"])
     if config["family"] == "tabular":
         raise UsageError(f"{config['algo']} trains without checkpoints (tabular runs are short); train again "
-                         f"with: {config['command']}")
-    seeds = config["seeds"]
+                         f"with: {config.get('command', 'symgraph-rl train ...')}")
+    missing = [key for key in zoo.run_defaults(config["algo"]) if key not in config["run"]]
+    if missing:
+        raise UsageError(f"{path}: its run settings lack {', '.join(missing)}; restore it, or train again")
+    try:
+        _check_run(config["run"])
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc}") from None
     progress = False if args.no_progress else progress_enabled(None)
-    log.info("resuming %s on %s (%s steps, seed%s %s) in %s", config["algo"], config["env"],
-             f"{config['run']['total_steps']:,}", "s" if len(seeds) > 1 else "", ", ".join(map(str, seeds)), logdir)
-    return _train_seeds(config, seeds, logdir, progress, config.get("tensorboard", False), resuming=True)
+    with _claim_existing(logdir):
+        log.info("resuming %s on %s (%s steps, seed%s %s) in %s", config["algo"], config["env"],
+                 f"{config['run']['total_steps']:,}", "s" if len(seeds) > 1 else "", ", ".join(map(str, seeds)),
+                 logdir)
+        return _train_seeds(config, seeds, logdir, progress, config.get("tensorboard") is True, resuming=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -618,20 +912,41 @@ def _resume(args):
 
 def _load(path):
     """``(act, env id, config)`` of the checkpoint at ``path``: the greedy policy, the env to run it in and
-    the ``config.json`` beside it (or None)."""
-    config_path = path.parent / CONFIG_NAME
-    config = json.loads(config_path.read_text()) if config_path.is_file() else None
-    if config is not None and zoo.family(config["algo"]) == "tabular":
-        env = gymnasium.make(config["env"])
+    the ``config.json`` beside it (or None). The env id, read from a file, must be a registered one."""
+    config = _read_config(path.parent) or None
+    if config is not None:
+        tabular = config.get("algo") in zoo.ALGORITHMS and zoo.family(config["algo"]) == "tabular"
+        _check_config(config, path.parent / CONFIG_NAME, ("algo", "env", "learner", "run", "seed") if tabular
+                      else ("algo", "env"))
+        env_id = config["env"]
+    else:
+        tabular = False
+        env_id = _recorded_env(path)
+    if tabular:
+        env = gymnasium.make(env_id)
         agent = zoo.make_learner(config["algo"], env, config["learner"], config["run"], config["seed"])
         env.close()
         agent.load(path)
-        return (lambda s: agent.act(s, deterministic=True)), config["env"], config
-    agent = checkpoint.load(path)
-    if config is not None:
-        return (lambda s: agent.act(s, deterministic=True)), config["env"], config
-    recorded = (checkpoint.read(path)[0]["learner"].get("config") or {}).get("env") or {}
-    return (lambda s: agent.act(s, deterministic=True)), recorded.get("id"), None
+    else:
+        agent = checkpoint.load(path)
+    return (lambda s: agent.act(s, deterministic=True)), env_id, config
+
+
+def _recorded_env(path):
+    """The registered env id that the checkpoint at ``path`` records."""
+    learner = checkpoint.read(path)[0].get("learner")
+    config = learner.get("config") if isinstance(learner, dict) else None
+    env = config.get("env") if isinstance(config, dict) else None
+    if not isinstance(env, dict) or env.get("id") is None:
+        raise UsageError(f"{path} does not record its environment's id; it cannot be evaluated here")
+    try:
+        return envs.registered_env_id(env["id"], path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _is_seed(value):
+    return type(value) is int and 0 <= value <= INT_MAX
 
 
 def _evaluate(args):
@@ -647,13 +962,11 @@ def _evaluate(args):
                          f"'symgraph-rl train' wrote")
     try:
         act, env_id, config = _load(path)
-    except (SaveLoadError, OSError, ValueError) as exc:
-        raise UsageError(f"cannot load {path}: {exc}") from None
-    if env_id is None:
-        raise UsageError(f"{path} does not record its environment's id; it cannot be evaluated here")
+    except (SaveLoadError, OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise UsageError(f"cannot load {path}: {_one_line(exc)}") from None
     seed = args.seed
     if seed is None:  # the seeds of the training's final evaluation: the same number for the same episodes
-        seed = (config["seed"] if config else 0) + EVAL_SEED_OFFSET
+        seed = (config["seed"] if config and _is_seed(config.get("seed")) else 0) + EVAL_SEED_OFFSET
     env = None
     try:
         env = gymnasium.make(env_id, render_mode="human" if args.render else None)
@@ -684,7 +997,7 @@ def _plot(args):
         label = path.name if path.is_dir() else path.parent.name
         runs[label if label not in runs else str(path)] = str(path)
     if args.out is not None:
-        out = Path(args.out)
+        out = _image_path("--out", args.out)
     elif len(args.logdirs) == 1 and Path(args.logdirs[0]).is_dir():
         out = Path(args.logdirs[0]) / CURVE_NAME
     else:
@@ -693,6 +1006,8 @@ def _plot(args):
         plotting.learning_curves(runs, x=args.x, y=args.y, path=out)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot write it ({exc.strerror or exc})") from None
     log.info("learning curves of %s (%s against %s): %s", ", ".join(runs), args.y, args.x, out)
     return 0
 
@@ -713,6 +1028,8 @@ def _bandit(args):
         if bandit_name != "wheel":
             raise UsageError(f"--agent {agent_name} is a contextual agent; use --bandit wheel (multi-armed "
                              f"agents: {', '.join(_MAB_AGENTS)})")
+    out = _image_path("--out", args.out) if args.out else _fresh_file(
+        Path("runs") / f"bandit-{agent_name}-{bandit_name}-seed{args.seed}.png")
     bandit_seed, agent_seed = np.random.SeedSequence(args.seed).spawn(2)
     bandit = _BANDITS[bandit_name](bandit_seed)
     agent = cls(bandit, seed=agent_seed)
@@ -723,10 +1040,11 @@ def _bandit(args):
         result = bandits.MABTrainer(agent, bandit, progress=progress).train(args.timesteps)
     else:
         result = bandits.DCBTrainer(agent, bandit, progress=progress).train(args.timesteps)
-    out = Path(args.out) if args.out else _fresh_file(Path("runs") / f"bandit-{agent_name}-{bandit_name}-seed"
-                                                                             f"{args.seed}.png")
-    plotting.regret_curves({agent_name: result}, path=out, log_x=True,
-                           title=f"{agent_name} on the {bandit_name} bandit, seed {args.seed}")
+    try:
+        plotting.regret_curves({agent_name: result}, path=out, log_x=True,
+                               title=f"{agent_name} on the {bandit_name} bandit, seed {args.seed}")
+    except (OSError, ValueError) as exc:  # ValueError: a suffix matplotlib has no format for
+        raise UsageError(f"--out {out}: cannot write it ({getattr(exc, 'strerror', None) or exc})") from None
     log.info("cumulative expected regret %.4g after %s pulls (%.4g per pull); mean reward %.4g; %.2f s",
              result.cumulative_regret[-1], f"{result.timesteps:,}", result.cumulative_regret[-1] / result.timesteps,
              result.reward.mean(), result.seconds)
@@ -773,6 +1091,8 @@ def _positive(text):
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if not value.is_integer() or value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value > INT_MAX:
+        raise argparse.ArgumentTypeError(f"expected a positive integer of at most {INT_MAX:,}, got {text!r}")
     return int(value)
 
 
@@ -781,8 +1101,8 @@ def _seed(text):
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    if not _is_seed(value):
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 and at most {INT_MAX:,}, got {text!r}")
     return value
 
 
@@ -877,7 +1197,7 @@ def build_parser():
 
 def main(argv=None):
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status (0 success, 1 a
-    failed run, 2 bad arguments: argparse exits with it)."""
+    failed run, 2 bad arguments or unusable files, reported on one line: argparse exits with it)."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
@@ -891,7 +1211,7 @@ def main(argv=None):
     try:
         return args.handler(args)
     except UsageError as exc:
-        args.parser.error(str(exc))
+        args.parser.error(_one_line(exc))
     finally:
         log.removeHandler(handler)
         log.setLevel(previous[0])

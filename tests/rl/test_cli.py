@@ -187,7 +187,8 @@ BAD = [
     (["train", "ppo", "CartPole-v1", "--set", "lr"], r"--set 'lr': expected key=value"),
     (["train", "ppo", "CartPole-v1", "--set", "K_epochs=0.5"], r"K_epochs takes an int \(its default is 80\), got"),
     (["train", "ppo", "CartPole-v1", "--set", "anneal_lr=maybe"], "anneal_lr takes true or false"),
-    (["train", "ppo", "CartPole-v1", "--set", "n_envs=0"], "--set n_envs: must be an int >= 1, got 0"),
+    (["train", "ppo", "CartPole-v1", "--set", "n_envs=0"], "--set n_envs: must be an int from 1 to 2,147,483,647, "
+                                                         "got 0"),
     (["train", "td3", "Pendulum-v1", "--set", "noise=pink"], "noise: must be gaussian, ou or none, got 'pink'"),
     (["train", "dqn", "CartPole-v1", "--set", "exploration_final=2"], r"exploration_final: must be a number in "
                                                                       r"\[0, 1\], got 2.0"),
