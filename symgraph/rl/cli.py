@@ -14,8 +14,10 @@
 
 What the commands say goes through the ``logging`` logger ``symgraph.rl.cli``, which :func:`main` sends to
 standard output; progress bars go to standard error (only on a terminal, outside CI, and not with
-``--no-progress``). Bad arguments exit with status 2 and an argparse-style message listing the valid
-choices; a failure while training (e.g. a diverging loss) exits with status 1.
+``--no-progress``). Bad arguments, and files that cannot be used (a log directory in use, a damaged checkpoint or
+``config.json``, an env id in a file that is not registered), exit with status 2 and a one-line argparse-style
+message naming the argument or file, the valid choices or range; a failure while training (e.g. a diverging
+loss) exits with status 1.
 """
 
 import argparse
