@@ -25,6 +25,7 @@ def canonical_dtype(dtype):
     return jax.dtypes.canonicalize_dtype(np.dtype(dtype))
 
 
+#: The dtypes placeholders and variables accept, as error messages list them.
 ACCEPTED_DTYPES = "accepted dtypes: bool, integers, floats and complex (e.g. 'float32', 'int32', bool)"
 
 
