@@ -1,15 +1,19 @@
 """Saving, loading and resetting variables. Writes are atomic: an interrupted save keeps the previous file."""
 
 import contextlib
+import math
 import os
 import re
 import socket
 import stat
+import struct
 import tempfile
 import threading
+import zipfile
 import zlib
 
 import numpy as np
+from numpy.lib import format as npy
 
 from symgraph.errors import SaveLoadError, format_shape
 from symgraph.graph import get_variables
@@ -160,6 +164,65 @@ def atomic_write(path, write):
             _WRITING.discard(temporary)
 
 
+class DamagedFile(SaveLoadError):
+    """A file that :func:`read_arrays` cannot read as an ``.npz`` file of numeric (or text) arrays; its message
+    says what is wrong, and the caller names the file."""
+
+
+def read_arrays(path):
+    """``{name: array}`` of the ``.npz`` file at ``path`` (as ``numpy.savez`` writes it), read strictly: every
+    member an uncompressed ``.npy`` array of numbers, booleans or text (never objects: nothing is unpickled),
+    whose header announces exactly the bytes it holds and whose checksum is right. So a truncated, altered
+    or crafted file is refused before any array is allocated by what it claims (memory stays bounded by the
+    file's size).
+
+    Raises:
+        DamagedFile: the file is not such a file; the message says why.
+        FileNotFoundError, PermissionError: as ``open`` does.
+    """
+    try:
+        with zipfile.ZipFile(os.fspath(path)) as archive:
+            return _members(archive)
+    except (DamagedFile, FileNotFoundError, PermissionError):
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError, TypeError,
+            struct.error, NotImplementedError, RuntimeError, OverflowError, zlib.error) as exc:
+        raise DamagedFile(f"{type(exc).__name__}: {exc}"[:300]) from None
+
+
+def _members(archive):
+    arrays = {}
+    for info in archive.infolist():
+        name = info.filename.removesuffix(".npy")
+        if name == info.filename or name in arrays:
+            raise DamagedFile(f"its member {info.filename[:80]!r} is not one array of an .npz file")
+        if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+            raise DamagedFile(f"its member {info.filename[:80]!r} is compressed or encrypted (numpy.savez "
+                              f"stores members as they are)")
+        with archive.open(info) as member:
+            arrays[name] = _member_array(member, info)
+    return arrays
+
+
+def _member_array(member, info):
+    """The array of one ``.npy`` member, its header checked against the member's size before reading."""
+    version = npy.read_magic(member)
+    if version not in ((1, 0), (2, 0)):
+        raise DamagedFile(f"its member {info.filename[:80]!r} has .npy format version {version}")
+    read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+    shape, fortran, dtype = read_header(member)
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in "biufcU":
+        raise DamagedFile(f"its member {info.filename[:80]!r} holds {dtype} data, not numbers or text")
+    size = math.prod(shape) * dtype.itemsize
+    if any(d < 0 for d in shape) or size != info.file_size - member.tell():
+        raise DamagedFile(f"its member {info.filename[:80]!r} announces {format_shape(shape)} {dtype} "
+                          f"({size} bytes) but holds {info.file_size - member.tell()} bytes")
+    data = member.read(size)
+    if len(data) != size or member.read(1):
+        raise DamagedFile(f"its member {info.filename[:80]!r} is cut short")
+    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C").copy()
+
+
 def save_variables(path, scope=None, graph=None):
     """Save the values of the variables inside ``scope`` (all by default) to an ``.npz`` file at ``path``."""
     arrays = {v.name: v.value for v in get_variables(scope, graph=graph)}
@@ -172,8 +235,11 @@ def load_variables(path, scope=None, graph=None):
 
     Raises SaveLoadError naming every variable missing from the file or stored with another shape.
     """
-    with np.load(os.fspath(path), allow_pickle=False) as stored:
-        arrays = {name: stored[name] for name in stored.files}
+    try:
+        arrays = read_arrays(path)
+    except DamagedFile as exc:
+        raise SaveLoadError(f"cannot load {os.fspath(path)!r}: it is damaged or not an .npz file of arrays "
+                            f"({exc}); nothing was changed") from None
     variables = get_variables(scope, graph=graph)
     missing = [v.name for v in variables if v.name not in arrays]
     wrong = [f"{v.name}: file {format_shape(arrays[v.name].shape)}, variable {format_shape(v.shape)}"

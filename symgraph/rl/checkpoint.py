@@ -27,9 +27,13 @@ checkpoint: ``Class.load(path)`` and :func:`load` then raise an error that says 
 the same way and call ``learner.load(path)`` on the instance.
 """
 
+import contextlib
+import inspect
 import json
+import math
 import numbers
 import os
+import sys
 import types
 
 import gymnasium
@@ -40,19 +44,27 @@ from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from symgraph.errors import SaveLoadError, format_shape
-from symgraph.io import atomic_write
+from symgraph.io import DamagedFile, atomic_write, read_arrays
 from symgraph.nn import schedules
 from symgraph.rl.envs import make_env, space_info
 
-__all__ = ["FORMAT", "VERSION", "load", "load_new", "load_into", "save_learner", "rebuild", "read", "write",
-           "learner_entries", "restore_learner", "describe_call", "describe_env", "stand_in_env", "NotData",
-           "pack", "unpack", "object_state", "restore_object_state", "generator_state", "set_generator_state",
-           "env_state", "restore_env_state"]
+__all__ = ["FORMAT", "VERSION", "BIT_GENERATORS", "SCHEDULES", "REBUILD_MARGIN", "load", "load_new",
+           "load_into", "save_learner", "rebuild", "read", "reading", "learner_meta", "write", "learner_entries",
+           "restore_learner", "describe_call", "describe_env", "stand_in_env", "NotData", "pack", "unpack",
+           "numeric_dtype", "new_generator", "checked_config", "object_state", "restore_object_state",
+           "generator_state", "set_generator_state", "env_state", "restore_env_state", "learner_settings",
+           "check_settings", "setting_differences", "describe_differences"]
 
 #: The format name stored in every checkpoint.
 FORMAT = "symgraph.rl checkpoint"
 #: The version of the layout described in the module docstring.
 VERSION = 1
+
+#: The bit generators a checkpoint's random generators may use (names read from a file are checked against it).
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+#: The schedule factories a checkpoint may name, by name.
+SCHEDULES = {"constant": schedules.constant, "linear": schedules.linear, "cosine": schedules.cosine,
+             "exponential": schedules.exponential, "piecewise_constant": schedules.piecewise_constant}
 
 _META = "checkpoint"
 _VARIABLES = "learner/variables/"
@@ -112,28 +124,76 @@ def pack(value, arrays=None, prefix="run/"):
 
 
 def unpack(tree, arrays=None):
-    """The value :func:`pack` turned into ``tree`` (``arrays``: the file's arrays, for named entries)."""
+    """The value :func:`pack` turned into ``tree`` (``arrays``: the file's arrays, for named entries). Only
+    the forms :func:`pack` writes are read: schedules by the factories of :data:`SCHEDULES`, generators of
+    the bit generators of :data:`BIT_GENERATORS`, numeric dtypes; anything else raises
+    :class:`~symgraph.SaveLoadError`."""
     if isinstance(tree, list):
         return [unpack(v, arrays) for v in tree]
     if not isinstance(tree, dict):
         return tree
-    if "array" in tree:
-        content = tree["array"]
-        return np.array(arrays[content]) if isinstance(content, str) else np.asarray(content, tree["dtype"])
+    if "array" in tree and set(tree) <= {"array", "dtype"}:
+        return _unpack_array(tree, arrays)
+    if len(tree) != 1:
+        raise SaveLoadError(f"a checkpoint entry with the keys {sorted(tree)[:5]}, not one of the forms "
+                            f"symgraph writes; the file was altered or written by another program")
     (tag, content), = tree.items()
-    if tag == "tuple":
+    if tag == "tuple" and isinstance(content, list):
         return tuple(unpack(v, arrays) for v in content)
-    if tag == "dict":
+    if tag == "dict" and isinstance(content, dict):
         return {k: unpack(v, arrays) for k, v in content.items()}
     if tag == "dtype":
-        return np.dtype(content)
-    if tag == "schedule":
-        return getattr(schedules, content["factory"])(**unpack(content["arguments"], arrays))
+        return numeric_dtype(content)
+    if tag == "schedule" and isinstance(content, dict):
+        return _unpack_schedule(content, arrays)
     if tag == "generator":
-        generator = np.random.Generator(getattr(np.random, content["bit_generator"])())
-        generator.bit_generator.state = content
-        return generator
-    raise SaveLoadError(f"unknown entry {tag!r} in a checkpoint; it was written by another program")
+        return new_generator(content)
+    raise SaveLoadError(f"unknown entry {str(tag)[:40]!r} in a checkpoint; it was written by another program")
+
+
+def _unpack_array(tree, arrays):
+    content = tree["array"]
+    if isinstance(content, str):
+        if arrays is None or content not in arrays:
+            raise SaveLoadError(f"a checkpoint entry names the array {content[:40]!r}, which the file does not "
+                                f"hold; the file was altered")
+        return np.array(arrays[content])
+    return np.asarray(content, numeric_dtype(tree.get("dtype")))
+
+
+def _unpack_schedule(content, arrays):
+    factory = SCHEDULES.get(content.get("factory")) if isinstance(content.get("factory"), str) else None
+    if factory is None:
+        raise SaveLoadError(f"a checkpoint names the schedule {str(content.get('factory'))[:40]!r}, not one of "
+                            f"the factories of symgraph.nn.schedules ({', '.join(SCHEDULES)})")
+    arguments = unpack(content.get("arguments"), arrays)
+    if not isinstance(arguments, dict):
+        raise SaveLoadError(f"a checkpoint's {content['factory']} schedule has no arguments dict")
+    return factory(**arguments)
+
+
+def numeric_dtype(name):
+    """The numpy dtype named ``name`` in a checkpoint: booleans, integers, floats and complex numbers only."""
+    try:
+        dtype = np.dtype(name) if isinstance(name, str) else None
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "biufc" or dtype.fields is not None or dtype.subdtype is not None:
+        raise SaveLoadError(f"a checkpoint names the dtype {str(name)[:40]!r}; a checkpoint holds numeric "
+                            f"dtypes only (bool, integers, floats, complex)")
+    return dtype
+
+
+def new_generator(state):
+    """A new numpy Generator in the ``state`` of :func:`generator_state`, whose bit generator must be one of
+    :data:`BIT_GENERATORS` (no other name read from a file is looked up)."""
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if not isinstance(name, str) or name not in BIT_GENERATORS:
+        raise SaveLoadError(f"a checkpoint holds a random generator of the bit generator {str(name)[:40]!r}, "
+                            f"not one of {', '.join(BIT_GENERATORS)}; the file was altered")
+    generator = np.random.Generator(getattr(np.random, name)())
+    set_generator_state(generator, state)
+    return generator
 
 
 def generator_state(generator):
@@ -143,8 +203,17 @@ def generator_state(generator):
 
 def set_generator_state(generator, state):
     """Put ``generator`` (in place, so objects sharing it stay in step) in the ``state`` of
-    :func:`generator_state`."""
-    generator.bit_generator.state = state
+    :func:`generator_state`; a state of another bit generator, or malformed, raises
+    :class:`~symgraph.SaveLoadError` and leaves ``generator`` as it was."""
+    kind = type(generator.bit_generator).__name__
+    if not isinstance(state, dict) or state.get("bit_generator") != kind:
+        found = state.get("bit_generator") if isinstance(state, dict) else type(state).__name__
+        raise SaveLoadError(f"a checkpoint holds the state of a {str(found)[:40]!r} random generator where a "
+                            f"{kind} one was saved; the file was altered")
+    try:
+        generator.bit_generator.state = state
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise SaveLoadError(f"a checkpoint holds a malformed {kind} generator state ({exc})") from None
 
 
 def object_state(obj, arrays, prefix="run/", exclude=()):
@@ -171,11 +240,13 @@ def object_state(obj, arrays, prefix="run/", exclude=()):
 def restore_object_state(obj, state, arrays):
     """Set the attributes of ``obj`` from :func:`object_state` (Generators in place)."""
     for name, tree in state.items():
+        if name.startswith("__"):
+            raise SaveLoadError(f"a checkpoint sets the attribute {name[:40]!r}, which symgraph never saves; the "
+                                f"file was altered")
         current = getattr(obj, name, None)
         if isinstance(tree, dict) and "object" in tree:
-            module, qualname = tree["object"].split(":")
-            if current is None or f"{type(current).__module__}:{type(current).__qualname__}" != tree["object"]:
-                cls = _own_class(module, qualname)
+            cls = _own_class(tree["object"])
+            if type(current) is not cls:
                 current = cls.__new__(cls)
             restore_object_state(current, tree["state"], arrays)
             setattr(obj, name, current)
@@ -190,13 +261,15 @@ def _own_object(value):
     return module.startswith("symgraph.") and hasattr(value, "__dict__") and not callable(value)
 
 
-def _own_class(module, qualname):
-    import importlib
-
-    if not module.startswith("symgraph."):
-        raise SaveLoadError(f"the checkpoint holds an object of {module}.{qualname}, not one of symgraph's "
-                            f"classes; it was not written by symgraph")
-    return getattr(importlib.import_module(module), qualname)
+def _own_class(name):
+    """The class named ``"module:qualname"`` in a checkpoint: one of symgraph's, of a module already imported
+    (a checkpoint never makes a module be imported)."""
+    module, _, qualname = str(name).partition(":")
+    cls = getattr(sys.modules.get(module), qualname, None) if module.startswith("symgraph.") else None
+    if not isinstance(cls, type) or cls.__module__ != module:
+        raise SaveLoadError(f"the checkpoint holds an object of {str(name)[:80]!r}, not one of the classes of "
+                            f"symgraph's loaded modules; it was not written by symgraph")
+    return cls
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -241,36 +314,72 @@ class _SpacesEnv(gymnasium.Env):
 
 
 class _SpacesVectorEnv(VectorEnv):
-    """The vector-env stand-in of :class:`_SpacesEnv`."""
+    """The vector-env stand-in of :class:`_SpacesEnv`: its single spaces and number of sub-environments (its
+    batched spaces are made only when read, so that a description cannot make it allocate them)."""
 
     def __init__(self, observation_space, action_space, n_envs, spec):
         self.num_envs = n_envs
         self.single_observation_space, self.single_action_space = observation_space, action_space
-        self.observation_space = batch_space(observation_space, n_envs)
-        self.action_space = batch_space(action_space, n_envs)
         self.spec = spec
 
+    @property
+    def observation_space(self):
+        return batch_space(self.single_observation_space, self.num_envs)
 
-def stand_in_env(description):
+    @property
+    def action_space(self):
+        return batch_space(self.single_action_space, self.num_envs)
+
+
+def _count(value, what, minimum=0):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise SaveLoadError(f"the env description's {what} is {str(value)[:40]}, not an integer >= {minimum}")
+    return value
+
+
+def _shape(value, what, limit):
+    """A shape read from an env description, with at most ``limit`` elements."""
+    if not isinstance(value, list):
+        raise SaveLoadError(f"the env description's {what} is {str(value)[:40]}, not a list of sizes")
+    shape = tuple(_count(d, f"{what} size") for d in value)
+    if limit is not None and math.prod(shape) > limit:
+        raise SaveLoadError(f"the env description's {what} {format_shape(shape)} has more elements than the "
+                            f"{limit} the file's variables hold, more than any learner built for it would")
+    return shape
+
+
+def stand_in_env(description, limit=None):
     """An object with the spaces, number of sub-environments, id and time limit of :func:`describe_env`'s
-    ``description``, for ``from_env`` to build a learner from (it cannot be stepped)."""
-    obs = description["observation"]
-    shape, dtype = tuple(obs["shape"]), np.dtype(obs["dtype"])
+    ``description``, for ``from_env`` to build a learner from (it cannot be stepped). ``limit``: the most
+    elements an observation or action may have (a description read from a file is checked against the number
+    of elements of the variables stored with it); a description of another form raises
+    :class:`~symgraph.SaveLoadError`."""
+    obs, act = description["observation"], description["action"]
+    shape, dtype = _shape(obs["shape"], "observation shape", limit), numeric_dtype(obs["dtype"])
     if obs["n"] is not None:
-        observation_space = spaces.Discrete(obs["n"])
+        observation_space = spaces.Discrete(_count(obs["n"], "number of states", 1))
     elif dtype.kind in "iu":
         observation_space = spaces.Box(np.iinfo(dtype).min, np.iinfo(dtype).max, shape, dtype)
     else:
         observation_space = spaces.Box(-np.inf, np.inf, shape, dtype)
-    act = description["action"]
     if act["discrete"]:
-        action_space = spaces.Discrete(act["n"], start=act["start"])
+        action_space = spaces.Discrete(_count(act["n"], "number of actions", 1), start=_count(act["start"],
+                                                                                             "first action", -2**62))
     else:
-        action_space = spaces.Box(np.asarray(act["low"], act["dtype"]), np.asarray(act["high"], act["dtype"]),
-                                  tuple(act["shape"]), np.dtype(act["dtype"]))
-    spec = types.SimpleNamespace(id=description["id"], max_episode_steps=description["max_episode_steps"])
-    if description["n_envs"] > 1:
-        return _SpacesVectorEnv(observation_space, action_space, description["n_envs"], spec)
+        act_shape, act_dtype = _shape(act["shape"], "action shape", limit), numeric_dtype(act["dtype"])
+        low, high = (np.asarray(act[bound], act_dtype) for bound in ("low", "high"))
+        if low.shape != act_shape or high.shape != act_shape:
+            raise SaveLoadError(f"the env description's action bounds do not have the action shape "
+                                f"{format_shape(act_shape)}")
+        action_space = spaces.Box(low, high, act_shape, act_dtype)
+    env_id, limit_steps = description["id"], description["max_episode_steps"]
+    if not isinstance(env_id, str | None) or not (limit_steps is None or _count(limit_steps, "time limit", 1)):
+        raise SaveLoadError(f"the env description's id {str(env_id)[:40]!r} or time limit {limit_steps!r} is not "
+                            f"a string and an integer (or null)")
+    spec = types.SimpleNamespace(id=env_id, max_episode_steps=limit_steps)
+    n_envs = _count(description["n_envs"], "number of sub-environments", 1)
+    if n_envs > 1:
+        return _SpacesVectorEnv(observation_space, action_space, n_envs, spec)
     return _SpacesEnv(observation_space, action_space, spec)
 
 
@@ -340,29 +449,23 @@ def _random_keys(learner):
 
 def restore_learner(learner, meta, arrays, path):
     """Load the learner part of a checkpoint into ``learner``: everything is checked before anything is
-    written."""
+    written (a file that does not fit raises :class:`~symgraph.SaveLoadError` and changes nothing)."""
     owner = type(learner).__name__
-    if meta["class"] != type(learner).__qualname__ or meta["module"] != type(learner).__module__:
-        raise SaveLoadError(f"{owner}.load: {path} holds a {meta['class']} learner ({meta['module']}), not a "
-                            f"{owner}; load it with symgraph.rl.load(path) or {meta['class']}.load(path)")
+    _check_class(learner, meta, path)
     variables = learner.graph.variables
     stored = {k[len(_VARIABLES):]: v for k, v in arrays.items() if k.startswith(_VARIABLES)}
-    missing = [name for name in variables if name not in stored]
-    extra = [name for name in stored if name not in variables]
-    wrong = [f"{name}: file {format_shape(stored[name].shape)} {stored[name].dtype}, learner "
-             f"{format_shape(v.aval.shape)} {np.dtype(v.aval.dtype)}" for name, v in variables.items()
-             if name in stored and (stored[name].shape != tuple(v.aval.shape)
-                                    or stored[name].dtype != np.dtype(v.aval.dtype))]
-    keys = _random_keys(learner)
+    keys = {name: np.asarray(key) for name, key in _random_keys(learner).items()}
     stored_keys = {k[len(_KEYS):]: v for k, v in arrays.items() if k.startswith(_KEYS)}
-    missing_keys = [name for name in keys if name not in stored_keys]
-    extra_keys = [name for name in stored_keys if name not in keys]
-    if missing or extra or wrong or missing_keys or extra_keys:
+    expected = {name: (tuple(v.aval.shape), np.dtype(v.aval.dtype)) for name, v in variables.items()}
+    missing, extra, wrong = _compare(stored, expected)
+    missing_keys, extra_keys, wrong_keys = _compare(stored_keys, {n: (k.shape, k.dtype) for n, k in keys.items()})
+    if missing or extra or wrong or missing_keys or extra_keys or wrong_keys:
         raise SaveLoadError(f"{owner}.load: {path} does not fit this learner, nothing was changed. Variables "
                             f"missing from the file: {missing}; in the file but not in the learner: {extra}; "
                             f"of another shape or dtype: {wrong}; random keys missing: {missing_keys}, extra: "
-                            f"{extra_keys}. Build the "
+                            f"{extra_keys}, of another shape or dtype: {wrong_keys}. Build the "
                             f"learner with the same architecture (or rebuild it with {owner}.load(path))")
+    seed, rng, function_seeds = _random_state(meta, learner)
     for name, variable in variables.items():
         variable.update(stored[name])
     for fn in _functions(learner):
@@ -371,9 +474,42 @@ def restore_learner(learner, meta, arrays, path):
         state = learner.state
         state.update({name: jnp.asarray(stored_keys[name]) for name in keys if name in state})
         learner.set_state(state)
-    learner.seed = int(meta["seed"])
-    set_generator_state(learner.rng, meta["rng"])
-    learner._function_seeds = np.random.SeedSequence(**meta["function_seeds"])
+    learner.seed = seed
+    set_generator_state(learner.rng, generator_state(rng))
+    learner._function_seeds = function_seeds
+
+
+def _check_class(learner, meta, path):
+    owner = type(learner).__name__
+    if meta["class"] != type(learner).__qualname__ or meta["module"] != type(learner).__module__:
+        raise SaveLoadError(f"{owner}.load: {path} holds a {meta['class']} learner ({meta['module']}), not a "
+                            f"{owner}; load it with symgraph.rl.load(path) or {meta['class']}.load(path)")
+
+
+def _compare(stored, expected):
+    """``(missing, extra, wrong)``: the names of ``expected`` (``{name: (shape, dtype)}``) missing from
+    ``stored`` (``{name: array}``), those of ``stored`` not expected, and those of another shape or dtype."""
+    missing = [name for name in expected if name not in stored]
+    extra = [name for name in stored if name not in expected]
+    wrong = [f"{name}: file {format_shape(stored[name].shape)} {stored[name].dtype}, learner "
+             f"{format_shape(shape)} {dtype}" for name, (shape, dtype) in expected.items()
+             if name in stored and (stored[name].shape != shape or stored[name].dtype != dtype)]
+    return missing, extra, wrong
+
+
+def _random_state(meta, learner):
+    """``(seed, a Generator in the state of the file's rng, the SeedSequence)`` of a checkpoint's learner
+    metadata, checked (nothing of ``learner`` is changed)."""
+    seed, state, seeds = meta["seed"], meta["rng"], meta["function_seeds"]
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise SaveLoadError(f"the checkpoint's seed is {str(seed)[:40]}, not an integer")
+    rng = np.random.Generator(type(learner.rng.bit_generator)())
+    set_generator_state(rng, state)
+    pool = np.random.SeedSequence().pool_size
+    if not isinstance(seeds, dict) or set(seeds) - {"entropy", "spawn_key", "pool_size", "n_children_spawned"} \
+            or seeds.get("pool_size", pool) != pool:
+        raise SaveLoadError(f"the checkpoint's function seeds {str(seeds)[:80]} are not a seed sequence's state")
+    return seed, rng, np.random.SeedSequence(**seeds)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -388,24 +524,60 @@ def write(path, meta, arrays):
     return path
 
 
+def _damaged(owner, path, what):
+    return SaveLoadError(f"{owner}: {os.fspath(path)!r} is damaged or not a symgraph.rl checkpoint: {what}; "
+                         f"nothing was loaded. Load an intact copy (a save is atomic: the file a save wrote "
+                         f"stays whole unless it is changed afterwards)")
+
+
+@contextlib.contextmanager
+def reading(owner, path):
+    """Turn the errors of interpreting a checkpoint's content (a crafted or altered file: a missing key, a
+    value of the wrong type, a config its class does not accept) into a :class:`~symgraph.SaveLoadError`
+    naming ``path``."""
+    try:
+        yield
+    except SaveLoadError as exc:
+        if os.fspath(path) in str(exc):
+            raise
+        raise _damaged(owner, path, str(exc)) from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RecursionError) as exc:
+        raise _damaged(owner, path, f"its content is not what symgraph writes ({type(exc).__name__}: "
+                                    f"{str(exc)[:300]})") from None
+
+
 def read(path, owner="symgraph.rl.load"):
-    """``(metadata, arrays)`` of the checkpoint at ``path``; a clear error if there is none or it is not one."""
+    """``(metadata, arrays)`` of the checkpoint at ``path``, read strictly (:func:`symgraph.io.read_arrays`):
+    a damaged, crafted or foreign file raises :class:`~symgraph.SaveLoadError` naming it and saying what is
+    wrong.
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+        SaveLoadError: ``path`` is not a symgraph.rl checkpoint, or is damaged.
+    """
     if not os.path.isfile(os.fspath(path)):
         raise FileNotFoundError(f"{owner}: no checkpoint at {os.fspath(path)!r}; pass the path that "
                                 f"learner.save(path) or run(..., checkpoint_path=path) wrote")
     try:
-        with np.load(os.fspath(path), allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-    except (ValueError, OSError) as exc:
-        raise SaveLoadError(f"{owner}: {os.fspath(path)!r} is not a symgraph.rl checkpoint (an .npz file): "
-                            f"{exc}") from None
-    meta = json.loads(str(arrays.pop(_META))) if _META in arrays else None
-    if meta is None or meta.get("format") != FORMAT:
+        arrays = read_arrays(path)
+    except DamagedFile as exc:
+        raise _damaged(owner, path, str(exc)) from None
+    document = arrays.pop(_META, None)
+    if document is None:
         raise SaveLoadError(f"{owner}: {os.fspath(path)!r} is an .npz file but not a symgraph.rl checkpoint (no "
                             f"{_META!r} entry); a file of symgraph.save_variables loads with "
                             f"symgraph.load_variables(path, graph=learner.graph)")
-    if meta["version"] > VERSION:
-        raise SaveLoadError(f"{owner}: {os.fspath(path)!r} has checkpoint version {meta['version']}, newer "
+    try:
+        meta = json.loads(str(document)) if document.dtype.kind == "U" and document.shape == () else None
+    except (ValueError, RecursionError):
+        meta = None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise _damaged(owner, path, f"its {_META!r} entry is not the JSON document of a symgraph.rl checkpoint")
+    version = meta.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise _damaged(owner, path, f"its checkpoint version is {str(version)[:40]}, not a positive integer")
+    if version > VERSION:
+        raise SaveLoadError(f"{owner}: {os.fspath(path)!r} has checkpoint version {version}, newer "
                             f"than this symgraph's {VERSION}; upgrade symgraph to load it")
     return meta, arrays
 
@@ -416,19 +588,33 @@ def save_learner(learner, path):
     return write(path, {"learner": meta}, arrays)
 
 
-def _learner_meta(meta, path, owner):
+def learner_meta(meta, path, owner):
     """The ``"learner"`` part of a checkpoint's metadata; a clear error for the file of a tabular agent."""
-    if "learner" not in meta:
+    if "learner" not in meta and "tabular" in meta:
         raise SaveLoadError(f"{owner}: {path} holds a tabular agent, not a learner; build the agent the same "
                             f"way (e.g. QLearning(env, ...)) and call agent.load(path)")
-    return meta["learner"]
+    learner = meta.get("learner")
+    if not isinstance(learner, dict) or not all(isinstance(learner.get(k), str) for k in ("class", "module")):
+        raise _damaged(owner, path, "its learner entry does not name a learner class")
+    return learner
 
 
-def load_into(learner, path):
-    """Load the checkpoint at ``path`` (of a learner or of a run) into ``learner``, all or nothing."""
+def load_into(learner, path, allow_changes=()):
+    """Load the checkpoint at ``path`` (of a learner or of a run) into ``learner``, all or nothing; the
+    learner's settings must be the file's but for those ``allow_changes`` accepts (:func:`check_settings`),
+    whose hyperparameter variables keep the learner's values."""
     owner = f"{type(learner).__name__}.load"
+    accepted = _allowed(allow_changes, owner)
     meta, arrays = read(path, owner)
-    restore_learner(learner, _learner_meta(meta, path, owner), arrays, path)
+    with reading(owner, path):
+        entry = learner_meta(meta, path, owner)
+        _check_class(learner, entry, path)
+    kept = check_settings(learner, entry, path, owner, accepted)
+    held = [(v, v.value) for name in kept for v in learner.hyperparameter_variables().get(name, ())]
+    with reading(owner, path):
+        restore_learner(learner, entry, arrays, path)
+    for variable, value in held:
+        variable.update(value)
     return learner
 
 
@@ -447,10 +633,14 @@ def _learner_class(meta, path):
     return cls
 
 
-def rebuild(cls, meta, path):
-    """A new ``cls`` learner built from the config in ``meta`` (not yet loaded)."""
-    config = meta["config"]
+def rebuild(cls, meta, path, arrays=None):
+    """A new ``cls`` learner built from the config in ``meta`` (not yet loaded). With the file's ``arrays``,
+    the build is bounded by them: the env description may not have larger observations or actions than the
+    stored variables have elements, and the variables the build creates may not have more elements in all
+    than the stored ones (:func:`_bounded`: checked as each variable is created, before its value is made);
+    so a config altered to build huge networks stops before allocating them."""
     owner = f"{cls.__name__}.load"
+    config = checked_config(meta["config"], owner, path)
     if config is None:
         raise SaveLoadError(f"{owner}: {path} records no config ({cls.__name__}'s constructor does not record "
                             f"one), so the learner cannot be rebuilt from it; construct the learner the same "
@@ -460,22 +650,86 @@ def rebuild(cls, meta, path):
         raise SaveLoadError(f"{owner}: the learner in {path} was built with {code}, code or objects that a "
                             f"checkpoint does not store (it holds data only); construct the learner the same "
                             f"way and call learner.load(path) on it")
+    limit = None if arrays is None else _stored_elements(arrays)
     arguments = {name: unpack(value) for name, value in config["arguments"].items()}
-    if config["build"] == "from_env":
-        return cls.from_env(stand_in_env(config["env"]), **arguments)
-    return cls(**arguments)
+    with _bounded(limit, owner, path):
+        if config["build"] == "from_env":
+            return cls.from_env(stand_in_env(config["env"], limit), **arguments)
+        return cls(**arguments)
+
+
+def checked_config(config, owner, path):
+    """A config read from a checkpoint (:func:`describe_call`'s form, or None), checked for its form."""
+    if config is None:
+        return None
+    form = isinstance(config, dict) and config.get("build") in ("init", "from_env") and \
+        isinstance(config.get("arguments"), dict) and isinstance(config.get("code"), dict) and \
+        (config["build"] == "init" or isinstance(config.get("env"), dict))
+    if not form:
+        raise _damaged(owner, path, "its learner config is not of the form symgraph records")
+    return config
+
+
+#: Elements a rebuilt learner's variables may have beyond those stored in its file (a margin for variables a
+#: constructor makes and drops; it bounds what an altered config can make a rebuild allocate).
+REBUILD_MARGIN = 2**20
+
+
+def _stored_elements(arrays):
+    return sum(a.size for name, a in arrays.items() if name.startswith(_VARIABLES)) + REBUILD_MARGIN
+
+
+@contextlib.contextmanager
+def _bounded(limit, owner, path):
+    """While active, in this thread: creating a :class:`~symgraph.Variable` that would bring the elements of
+    the variables created so far above ``limit`` raises :class:`~symgraph.SaveLoadError` when the variable's
+    constructor is entered, before its value is made (a trace function watching the constructor's calls,
+    chained to any tracer already set, e.g. a debugger's or coverage's). ``limit=None``: no bound."""
+    from symgraph.nodes import Variable
+
+    if limit is None:
+        yield
+        return
+    constructor, previous, created = Variable.__init__.__code__, sys.gettrace(), [0]
+
+    def trace(frame, event, arg):
+        if event == "call" and frame.f_code is constructor:
+            created[0] += _elements(frame.f_locals)
+            if created[0] > limit:
+                raise SaveLoadError(f"{owner}: the config in {os.fspath(path)!r} builds variables of more than "
+                                    f"the {limit - REBUILD_MARGIN} elements the file stores; it does not "
+                                    f"belong to these arrays (the file was altered); nothing was allocated")
+        return previous(frame, event, arg) if previous is not None else None
+
+    sys.settrace(trace)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
+
+
+def _elements(arguments):
+    """The elements of the variable ``Variable(value_or_initializer, shape=...)`` will make."""
+    value, shape = arguments.get("value_or_initializer"), arguments.get("shape")
+    try:
+        if callable(value) and not hasattr(value, "shape"):
+            return math.prod(int(d) for d in shape) if shape is not None else 0
+        return int(np.size(value))
+    except (TypeError, ValueError, OverflowError):
+        return 0  # the constructor itself raises its clear error
 
 
 def load_new(cls, path):
     """``cls.load(path)``: a new ``cls`` learner rebuilt from the checkpoint's config, with its state."""
-    meta, arrays = read(path, f"{cls.__name__}.load")
-    learner_meta = _learner_meta(meta, path, f"{cls.__name__}.load")
-    if (learner_meta["module"], learner_meta["class"]) != (cls.__module__, cls.__qualname__):
-        raise SaveLoadError(f"{cls.__name__}.load: {path} holds a {learner_meta['class']} learner, not a "
-                            f"{cls.__name__}; load it with symgraph.rl.load(path) or "
-                            f"{learner_meta['class']}.load(path)")
-    learner = rebuild(cls, learner_meta, path)
-    restore_learner(learner, learner_meta, arrays, path)
+    owner = f"{cls.__name__}.load"
+    meta, arrays = read(path, owner)
+    with reading(owner, path):
+        entry = learner_meta(meta, path, owner)
+        if (entry["module"], entry["class"]) != (cls.__module__, cls.__qualname__):
+            raise SaveLoadError(f"{owner}: {path} holds a {entry['class']} learner, not a {cls.__name__}; load "
+                                f"it with symgraph.rl.load(path) or {entry['class']}.load(path)")
+        learner = rebuild(cls, entry, path, arrays)
+        restore_learner(learner, entry, arrays, path)
     return learner
 
 
@@ -486,16 +740,123 @@ def load(path):
 
     Raises:
         FileNotFoundError: nothing at ``path``.
-        SaveLoadError: ``path`` is not a checkpoint, or the learner cannot be rebuilt from its config (it was
-            built with code, e.g. an actor factory: construct it the same way and call
+        SaveLoadError: ``path`` is not a checkpoint, is damaged or altered, or the learner cannot be rebuilt
+            from its config (it was built with code, e.g. an actor factory: construct it the same way and call
             ``learner.load(path)``).
     """
     meta, arrays = read(path)
-    learner_meta = _learner_meta(meta, path, "symgraph.rl.load")
-    cls = _learner_class(learner_meta, path)
-    learner = rebuild(cls, learner_meta, path)
-    restore_learner(learner, learner_meta, arrays, path)
+    with reading("symgraph.rl.load", path):
+        entry = learner_meta(meta, path, "symgraph.rl.load")
+        cls = _learner_class(entry, path)
+        learner = rebuild(cls, entry, path, arrays)
+        restore_learner(learner, entry, arrays, path)
     return learner
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Settings
+
+
+def setting_differences(stored, own):
+    """``{name: (value in the file, value here)}`` for the settings (two dicts of JSON-able values) that
+    differ; a name missing on one side counts as None there."""
+    return {name: (stored.get(name), own.get(name)) for name in sorted(stored.keys() | own.keys())
+            if stored.get(name) != own.get(name)}
+
+
+def describe_differences(differ):
+    """``"name: saved in the file, mine here; ..."`` for :func:`setting_differences`'s result."""
+    return "; ".join(f"{name}: {_shown(saved)} in the file, {_shown(mine)} here"
+                     for name, (saved, mine) in differ.items())
+
+
+def _shown(value):
+    try:
+        return repr(unpack(value))[:80]
+    except (SaveLoadError, TypeError, ValueError):
+        return repr(value)[:80]
+
+
+def learner_settings(cls, config):
+    """The settings of a learner of class ``cls`` built by ``config`` (its recorded config), as
+    ``{name: packed value}``: its data arguments, with the defaults of ``cls.__init__`` for those not
+    recorded (``from_env`` records only what it was given), but the seed (a load restores it); and, for a
+    learner built by ``from_env``, its env's description as ``env.<field>``. Arguments that are code (an
+    actor factory...) are left out: they cannot be compared."""
+    settings = {}
+    for name, parameter in inspect.signature(cls.__init__).parameters.items():
+        if parameter.default is not parameter.empty:
+            with contextlib.suppress(NotData):
+                settings[name] = pack(parameter.default)
+    settings.update(config["arguments"])
+    for name in ("seed", *config["code"]):
+        settings.pop(name, None)
+    if config["build"] == "from_env":
+        settings.update({f"env.{field}": value for field, value in config["env"].items()})
+    return json.loads(json.dumps(settings))
+
+
+def check_settings(learner, meta, path, owner, allow_changes=(), hint=None):
+    """Check that the learner in a checkpoint's ``meta`` was built with ``learner``'s settings
+    (:func:`learner_settings`; a learner built by ``__init__`` and one built by ``from_env`` are compared on
+    the settings both know); returns the names of the
+    differing settings ``allow_changes`` accepts (the tuple of names that may differ, ``"env"`` for the env;
+    or True: every numeric setting). Raises :class:`~symgraph.SaveLoadError` listing every other difference;
+    ``hint`` replaces the advice that ends it. Where either learner records no config (a subclass whose
+    constructor does not record one), nothing can be compared: the names of ``allow_changes`` are returned
+    as they are."""
+    accepted = _allowed(allow_changes, owner)
+    own, stored = learner.config, checked_config(meta.get("config"), owner, path)
+    if own is None or stored is None:
+        return () if accepted is True else accepted
+    cls = type(learner)
+    mine, saved = learner_settings(cls, own), learner_settings(cls, stored)
+    if own["build"] != stored["build"]:  # built by __init__ and by from_env: compared on what both know
+        shared = mine.keys() & saved.keys()
+        mine, saved = {k: mine[k] for k in shared}, {k: saved[k] for k in shared}
+    differ = setting_differences(saved, mine)
+    unknown = [name for name in (() if accepted is True else accepted)
+               if name not in {k.partition(".")[0] for k in mine}]
+    if unknown:
+        raise SaveLoadError(f"{owner}: allow_changes names {unknown}, not settings of a {cls.__name__} "
+                            f"(its settings: {sorted({k.partition('.')[0] for k in mine})})")
+    taken = {name for name, (a, b) in differ.items()
+             if (_numeric(a) and _numeric(b) if accepted is True else name.partition(".")[0] in accepted)}
+    refused = {name: values for name, values in differ.items() if name not in taken}
+    if refused:
+        code = sorted({*own["code"], *stored["code"]})
+        unseen = (f" The arguments that are code ({', '.join(code)}) cannot be compared: check them "
+                  f"yourself." if code else "")
+        advice = hint or (f"build the learner with the file's settings (or rebuild it with "
+                          f"{cls.__name__}.load(path)), or accept deliberate changes with "
+                          f"load(path, allow_changes={tuple(sorted({n.partition('.')[0] for n in refused}))}) "
+                          f"(allow_changes=True accepts any numeric setting)")
+        raise SaveLoadError(f"{owner}: {path} was saved by a {cls.__name__} with other settings "
+                            f"({describe_differences(refused)}); nothing was changed: {advice}.{unseen}")
+    return tuple(sorted({name.partition(".")[0] for name in taken}))
+
+
+def _numeric(value):
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _allowed(allow_changes, owner):
+    """``allow_changes`` checked: True, or a tuple of setting names (False and None: none)."""
+    if allow_changes is True:
+        return True
+    if allow_changes is False or allow_changes is None:
+        return ()
+    if isinstance(allow_changes, str) or not all(isinstance(n, str) for n in _iterable(allow_changes)):
+        raise TypeError(f"{owner}: allow_changes must be a tuple of setting names (e.g. ('lr',)) or True (any "
+                        f"numeric setting), got {allow_changes!r}")
+    return tuple(allow_changes)
+
+
+def _iterable(value):
+    try:
+        return list(value)
+    except TypeError:
+        return [None]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from gymnasium import spaces
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 
 from symgraph.errors import SaveLoadError, ShapeError, SymgraphError, format_shape
+from symgraph.io import remove_stale_temporaries
 from symgraph.rl import checkpoint
 from symgraph.rl.envs import check_action, check_observation, final_observations, make_env
 from symgraph.rl.learners.base import Learner
@@ -630,6 +631,7 @@ class _Driver:
             raise TypeError(f"run: checkpoints store the state of the noise process, but noise is a function "
                             f"({noise!r}) whose state cannot be saved; pass a noise object (e.g. "
                             f"symgraph.rl.GaussianNoise, OrnsteinUhlenbeckNoise, learner.make_noise(...))")
+        remove_stale_temporaries(self.checkpoint_path)  # those of a run killed while saving
 
     def _settings(self):
         return {"env": self.name, "n_envs": self.n_envs, "seed": self.seed,
@@ -648,11 +650,16 @@ class _Driver:
         if "run" not in meta:
             raise SaveLoadError(f"run: {self.checkpoint_path} is a learner checkpoint (learner.save), not a run "
                                 f"checkpoint; load it with learner.load(path) and start a new run (resume=False)")
-        learner = meta["learner"]
-        agent = type(self.user_agent)
-        if (learner["module"], learner["class"]) != (agent.__module__, agent.__qualname__):
-            raise SaveLoadError(f"run: {self.checkpoint_path} is a checkpoint of a {learner['class']} learner, but "
-                                f"the agent is a {agent.__name__}; resume with the same kind of agent")
+        owner = "run(resume=True)"
+        with checkpoint.reading(owner, self.checkpoint_path):
+            learner = checkpoint.learner_meta(meta, self.checkpoint_path, owner)
+            agent = type(self.user_agent)
+            if (learner["module"], learner["class"]) != (agent.__module__, agent.__qualname__):
+                raise SaveLoadError(f"run: {self.checkpoint_path} is a checkpoint of a {learner['class']} learner, "
+                                    f"but the agent is a {agent.__name__}; resume with the same kind of agent")
+        checkpoint.check_settings(self.user_agent, learner, self.checkpoint_path, owner, hint=(
+            "build the agent with the checkpoint's settings to resume (symgraph.rl.load(path) rebuilds it from "
+            "the file); a deliberate change starts a new run from learner.load(path, allow_changes=...)"))
         stored, current = meta["run"]["settings"], self._settings()
         differ = [f"{k}={current[k]!r} here, {stored[k]!r} in the checkpoint" for k in _RESUME_SETTINGS
                   if stored[k] != current[k]]

@@ -147,7 +147,7 @@ class Learner:
         return checkpoint.save_learner(self, path)
 
     @class_or_instance_method
-    def load(target, path):
+    def load(target, path, allow_changes=()):
         """Load a checkpoint written by :meth:`save` (or by ``symgraph.rl.run(..., checkpoint_path=...)``).
 
         - On the class, ``PPO.load(path)``: a **new** learner rebuilt from the stored config, with all its
@@ -155,10 +155,31 @@ class Learner:
           code (an actor factory, a schedule...) cannot be rebuilt from data: that raises a
           :class:`~symgraph.SaveLoadError` telling to build it the same way and call ``learner.load(path)``.
         - On an instance, ``learner.load(path)``: loads the variables and random state into this learner,
-          which must have the same class and architecture; all or nothing (a
-          :class:`~symgraph.SaveLoadError` names every missing or misshapen entry and nothing is changed).
+          which must have the same class, architecture and settings; all or nothing (a
+          :class:`~symgraph.SaveLoadError` names every missing or misshapen entry, or lists every setting
+          that differs, and nothing is changed). Settings are compared on the configs both learners recorded
+          (:attr:`config`: their data arguments, the constructor's defaults for those not given, the env's
+          description for ``from_env``; not the seed, which the load restores); arguments that are code (an
+          actor factory) cannot be compared, and a learner without a recorded config is not compared.
           Returns the learner.
+
+        Args:
+            path: the checkpoint file.
+            allow_changes: settings that may differ from the file's, deliberately (e.g. a lower learning
+                rate to fine-tune): a tuple of constructor argument names (``("lr",)``; ``"env"`` for the
+                env's description), or True for every numeric setting. The state variables holding an
+                accepted changed setting (:meth:`hyperparameter_variables`) keep this learner's values
+                instead of the file's, so the learner goes on with its own setting. Only on an instance.
+
+        Raises:
+            FileNotFoundError: nothing at ``path``.
+            SaveLoadError: the file is not a checkpoint of this learner, is damaged or altered, or the
+                settings differ (listed).
         """
         if isinstance(target, type):
+            if allow_changes:
+                raise TypeError(f"{target.__name__}.load: allow_changes applies to learner.load(path) on an "
+                                f"instance; {target.__name__}.load(path) rebuilds the learner with the file's "
+                                f"settings")
             return checkpoint.load_new(target, path)
-        return checkpoint.load_into(target, path)
+        return checkpoint.load_into(target, path, allow_changes)

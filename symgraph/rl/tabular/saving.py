@@ -29,30 +29,29 @@ def save(agent, path):
 
 
 def load(agent, path):
-    """Load the file at ``path`` into ``agent``, all or nothing; returns ``agent``."""
+    """Load the file at ``path`` into ``agent``, all or nothing; returns ``agent``. A damaged or altered file
+    raises :class:`~symgraph.SaveLoadError` naming it."""
     owner = f"{type(agent).__name__}.load"
     meta, arrays = checkpoint.read(path, owner)
-    if "tabular" not in meta:
-        raise SaveLoadError(f"{owner}: {path} holds a deep learner, not a tabular agent; load it with "
-                            f"symgraph.rl.load(path)")
-    meta = meta["tabular"]
-    if (meta["module"], meta["class"]) != (type(agent).__module__, type(agent).__qualname__):
-        raise SaveLoadError(f"{owner}: {path} holds a {meta['class']} agent, not a {type(agent).__name__}; "
-                            f"build a {meta['class']} with the same settings and call its load(path)")
-    stored, own = meta["settings"], settings(agent)
-    differ = {name: (stored.get(name), own.get(name)) for name in stored.keys() | own.keys()
-              if stored.get(name) != own.get(name)}
-    if differ:
-        listed = ", ".join(f"{name}: {saved!r} in the file, {mine!r} here" for name, (saved, mine) in
-                           sorted(differ.items()))
-        raise SaveLoadError(f"{owner}: {path} was saved by an agent with other settings ({listed}); build the "
-                            f"agent the same way (same environment spaces and arguments), then load; nothing "
-                            f"was changed")
-    state = dict(meta["state"])
-    model = state.pop("model", None)
-    checkpoint.restore_object_state(agent, state, arrays)
-    if model is not None:
-        restore_model(agent.model, model)
+    with checkpoint.reading(owner, path):
+        if "tabular" not in meta:
+            raise SaveLoadError(f"{owner}: {path} holds a deep learner, not a tabular agent; load it with "
+                                f"symgraph.rl.load(path)")
+        meta = meta["tabular"]
+        if (meta["module"], meta["class"]) != (type(agent).__module__, type(agent).__qualname__):
+            raise SaveLoadError(f"{owner}: {path} holds a {meta['class']} agent, not a {type(agent).__name__}; "
+                                f"build a {meta['class']} with the same settings and call its load(path)")
+        differ = checkpoint.setting_differences(meta["settings"], settings(agent))
+        if differ:
+            listed = checkpoint.describe_differences(differ)
+            raise SaveLoadError(f"{owner}: {path} was saved by an agent with other settings ({listed}); build the "
+                                f"agent the same way (same environment spaces and arguments), then load; nothing "
+                                f"was changed")
+        state = dict(meta["state"])
+        model = state.pop("model", None)
+        checkpoint.restore_object_state(agent, state, arrays)
+        if model is not None:
+            restore_model(agent.model, model)
     return agent
 
 
