@@ -25,6 +25,22 @@ and its arguments) are stored; arguments that are code or objects (a network fac
 instance, a schedule made from a function) cannot be, and a learner built with one cannot be rebuilt from its
 checkpoint: ``Class.load(path)`` and :func:`load` then raise an error that says so; construct the learner
 the same way and call ``learner.load(path)`` on the instance.
+
+Reading trusts nothing in the file. The zip is read strictly (:func:`symgraph.io.read_arrays`: uncompressed
+members of numbers or text whose headers announce exactly the bytes they hold, checksums checked, nothing
+unpickled), and every name read from it is checked against an allow-list: bit generators
+(:data:`BIT_GENERATORS`), schedule factories (:data:`SCHEDULES`), dtypes (numeric only), classes (a
+:class:`~symgraph.rl.learners.base.Learner` subclass, or a class of one of symgraph's modules already
+imported: loading never imports a module). A rebuild is bounded by the stored arrays (:func:`rebuild`): a
+config altered to describe huge networks or observations is refused before anything is allocated for them.
+A damaged, truncated or altered file raises :class:`~symgraph.SaveLoadError` naming the file and what is
+wrong, and changes nothing: not the learner it was loaded into, not numpy's global random state.
+
+Settings. ``learner.load(path)`` compares the settings of the learner that wrote the file with the
+learner's own (:func:`check_settings`: their recorded configs, with the constructor's defaults for the
+arguments not given, the env's description for ``from_env``; not the seed, which the load restores), and
+refuses other settings, listing them, unless ``allow_changes`` accepts them; so does ``run(..., resume=True)``.
+Arguments that are code cannot be compared, and learners without a recorded config are not compared.
 """
 
 import contextlib
@@ -814,7 +830,8 @@ def check_settings(learner, meta, path, owner, allow_changes=(), hint=None):
     if own["build"] != stored["build"]:  # built by __init__ and by from_env: compared on what both know
         shared = mine.keys() & saved.keys()
         mine, saved = {k: mine[k] for k in shared}, {k: saved[k] for k in shared}
-    differ = setting_differences(saved, mine)
+    differ = {name: values for name, values in setting_differences(saved, mine).items()
+              if _plain(values[0]) != _plain(values[1])}
     unknown = [name for name in (() if accepted is True else accepted)
                if name not in {k.partition(".")[0] for k in mine}]
     if unknown:
@@ -834,6 +851,16 @@ def check_settings(learner, meta, path, owner, allow_changes=(), hint=None):
         raise SaveLoadError(f"{owner}: {path} was saved by a {cls.__name__} with other settings "
                             f"({describe_differences(refused)}); nothing was changed: {advice}.{unseen}")
     return tuple(sorted({name.partition(".")[0] for name in taken}))
+
+
+def _plain(tree):
+    """A packed value with its tuples as lists: a list given for a tuple (e.g. ``hidden`` from a JSON config)
+    is the same setting."""
+    if isinstance(tree, list):
+        return [_plain(v) for v in tree]
+    if isinstance(tree, dict):
+        return _plain(tree["tuple"]) if set(tree) == {"tuple"} else {k: _plain(v) for k, v in tree.items()}
+    return tree
 
 
 def _numeric(value):
