@@ -86,6 +86,16 @@ def _host_device():
         return None
 
 
+def _generator(seed):
+    """The buffer's ``numpy.random.Generator`` from ``seed``, or a TypeError naming it."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0):
+        return np.random.default_rng(seed)
+    raise TypeError(f"Buffer: seed must be None, a non-negative int or a numpy Generator, got "
+                    f"{type(seed).__name__} {seed!r}")
+
+
 def _bucket(n):
     """``n`` rounded up to a power of two (at least 8): paths are padded to few lengths, so the maths of
     :meth:`Buffer.finish_path` compiles once per bucket rather than once per episode length."""
@@ -133,9 +143,9 @@ class Buffer:
             raise ValueError(f"Buffer: maxlen must be a positive int (the most transitions held), got "
                              f"{maxlen!r}")
         if n_envs is not None and (isinstance(n_envs, bool) or not isinstance(n_envs, numbers.Integral)
-                                   or n_envs < 1):
-            raise ValueError(f"Buffer: n_envs must be a positive int or None (inferred from the first push), "
-                             f"got {n_envs!r}")
+                                   or not 1 <= n_envs <= 2**31 - 1):
+            raise ValueError(f"Buffer: n_envs must be a positive int (at most 2**31 - 1) or None (inferred from "
+                             f"the first push), got {n_envs!r}")
         for name, value in (("gamma", gamma), ("lam", lam), ("alpha", alpha)):
             if not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"Buffer: {name} must be a number in [0, 1], got {value!r}")
@@ -150,7 +160,7 @@ class Buffer:
         self.eps = float(eps)
         self.stratified = bool(stratified)
         self.beta = beta
-        self._rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self._rng = _generator(seed)
         self._n_envs_given = None if n_envs is None else int(n_envs)
         self._n_envs = self._n_envs_given
         self._data = {}          # field -> array (rows, n_envs, *item_shape)

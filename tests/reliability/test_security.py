@@ -92,9 +92,8 @@ def unsafe_uses(source, filename="<snippet>"):
 
 
 #: Uses found and awaiting their fix, as ``(file, what)``. Each must still be there (the test below fails
-#: once it is gone, so that it is removed from this set), and no other may appear. The checkpoint loader
-#: imports any ``symgraph.*`` module named by the file and takes any attribute of it as the class to build.
-KNOWN = {("symgraph/rl/checkpoint.py", "importlib.import_module() with a non-literal module name")}
+#: once it is gone, so that it is removed from this set), and no other may appear.
+KNOWN = set()
 
 
 def test_the_library_has_no_code_execution_paths():

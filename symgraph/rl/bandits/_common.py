@@ -9,8 +9,11 @@ import numpy as np
 
 from symgraph.errors import ShapeError, SymgraphError
 
-__all__ = ["DataFormatError", "DataNotFoundError", "RandomStream", "ShapeError", "make_rng", "check_action",
-           "check_count", "check_reward"]
+__all__ = ["DataFormatError", "DataNotFoundError", "RandomStream", "ShapeError", "make_rng", "check_seed",
+           "check_action", "check_count", "check_whole", "check_real", "check_reward", "as_floats", "MAX_SIZE"]
+
+#: The largest size (arms, bandits, layer width, block...) accepted: beyond it numpy cannot allocate anyway.
+MAX_SIZE = 2**31 - 1
 
 
 class DataFormatError(SymgraphError, ValueError):
@@ -29,6 +32,7 @@ def make_rng(seed, stream):
     an agent given the same seed draw independent numbers (with one plain ``default_rng(seed)`` each, the
     agent's exploration coin would be the bandit's reward coin).
     """
+    seed = check_seed(seed)
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None:
@@ -37,14 +41,22 @@ def make_rng(seed, stream):
     if isinstance(seed, np.random.SeedSequence):
         return np.random.default_rng(
             np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, salt)))
+    return np.random.default_rng([seed, salt])
+
+
+def check_seed(seed, name="seed"):
+    """``seed`` if it is None, a ``numpy.random.Generator`` or ``SeedSequence``, or a non-negative int (then
+    as an int); a TypeError or ValueError naming the argument otherwise."""
+    if seed is None or isinstance(seed, np.random.Generator | np.random.SeedSequence):
+        return seed
     try:
         value = operator.index(seed)
     except TypeError:
-        raise TypeError(f"seed must be None, a non-negative int, a numpy SeedSequence or a numpy Generator, "
+        raise TypeError(f"{name} must be None, a non-negative int, a numpy SeedSequence or a numpy Generator, "
                         f"got {type(seed).__name__} {seed!r}") from None
     if value < 0:
-        raise ValueError(f"seed must be non-negative, got {value}")
-    return np.random.default_rng([value, salt])
+        raise ValueError(f"{name} must be non-negative, got {value}")
+    return value
 
 
 def check_action(action, n_actions, owner):
@@ -60,11 +72,49 @@ def check_action(action, n_actions, owner):
     return a
 
 
-def check_count(value, name, minimum=1):
-    """``value`` as an int >= ``minimum``, or a ValueError naming the argument."""
+def check_count(value, name, minimum=1, maximum=None):
+    """``value`` as an int in ``[minimum, maximum]`` (a Python or numpy int, not a bool), or a ValueError
+    naming the argument. Give ``maximum`` (e.g. :data:`MAX_SIZE`) for sizes of arrays."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be an integer in [{minimum}, {maximum}], got {value!r}")
     return int(value)
+
+
+def check_whole(value, name, minimum=0):
+    """``value`` as an int >= ``minimum``: an int or a float with an integer value (``3.0``); a TypeError
+    (not a number) or ValueError (NaN, infinite, fractional, too small) naming the argument."""
+    expected = "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
+    if not (isinstance(value, numbers.Integral) or float(value).is_integer()) or value < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return int(value)
+
+
+def check_real(value, name, finite=False):
+    """``value`` itself if it is a real number (a Python or numpy scalar; NaN included unless ``finite``), for
+    the caller's range check to follow; a TypeError (not a number) or ValueError (not finite) naming the
+    argument otherwise."""
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if finite and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return value
+
+
+def as_floats(value, name):
+    """``value`` (a number or an array-like of them) as a float64 array; a TypeError naming the argument when
+    it does not hold real numbers (strings, None, complex numbers, ragged lists)."""
+    try:
+        array = np.asarray(value)
+    except ValueError:  # a ragged list
+        array = None
+    if array is None or array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real number or an array of them, got {type(value).__name__} "
+                        f"{value!r}")
+    return array.astype(np.float64)
 
 
 def check_reward(reward, where):

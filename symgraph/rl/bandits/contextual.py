@@ -30,11 +30,20 @@ whose posterior after the :math:`n` observations :math:`(Z, y)` of the arm is ex
 Thompson sampling draws :math:`(\sigma_k^2, \beta_k)` for every arm and pulls :math:`\arg\max_k \beta_k^\top z`.
 """
 
+import math
 import numbers
 
 import numpy as np
 
-from symgraph.rl.bandits._common import ShapeError, check_action, check_count, check_reward, make_rng
+from symgraph.rl.bandits._common import (
+    MAX_SIZE,
+    ShapeError,
+    as_floats,
+    check_action,
+    check_count,
+    check_reward,
+    make_rng,
+)
 
 __all__ = ["DCBAgent", "TransitionDB", "NIGPosterior", "LinearPosterior", "Fixed", "Uniform",
            "LinearPosteriorAgent", "FixedAgent", "UniformAgent"]
@@ -42,7 +51,7 @@ __all__ = ["DCBAgent", "TransitionDB", "NIGPosterior", "LinearPosterior", "Fixed
 
 def _positive(value, name, owner):
     """``value`` as a float > 0, or a ValueError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
         raise ValueError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
     return float(value)
 
@@ -57,8 +66,8 @@ class TransitionDB:
     """
 
     def __init__(self, context_dim, capacity=1024):
-        self.context_dim = check_count(context_dim, "context_dim")
-        capacity = check_count(capacity, "capacity")
+        self.context_dim = check_count(context_dim, "context_dim", maximum=MAX_SIZE)
+        capacity = check_count(capacity, "capacity", maximum=MAX_SIZE)
         self._contexts = np.zeros((capacity, self.context_dim), dtype=np.float32)
         self._actions = np.zeros(capacity, dtype=np.int64)
         self._rewards = np.zeros(capacity, dtype=np.float64)
@@ -387,7 +396,7 @@ class Fixed(DCBAgent):
         self.arm = None if arm is None else self._action(arm)
         self.probs = None
         if probs is not None:
-            p = np.asarray(probs, dtype=np.float64)
+            p = as_floats(probs, "probs")
             if p.shape != (self.n_actions,) or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
                 raise ValueError(f"{type(self).__name__}: probs must be {self.n_actions} non-negative numbers "
                                  f"summing to 1 (one per arm), got {probs!r}")

@@ -31,7 +31,7 @@ import symgraph.tensor as T
 from symgraph.nn import Dense, activations, initializers
 from symgraph.nn.optimizers import Adam
 from symgraph.probabilities import Categorical
-from symgraph.rl.bandits._common import check_count
+from symgraph.rl.bandits._common import MAX_SIZE, check_count
 from symgraph.rl.bandits.contextual import DCBAgent, NIGPosterior, _positive
 
 __all__ = ["MLPParams", "pulled_arm_mse", "split_noise", "NeuralAgent", "NeuralGreedy",
@@ -149,7 +149,7 @@ class NeuralAgent(DCBAgent):
             hidden = tuple(hidden)
         except TypeError:
             raise ValueError(f"{owner}: hidden must be a sequence of layer sizes, got {hidden!r}") from None
-        self.hidden = tuple(check_count(h, "each hidden layer size") for h in hidden)
+        self.hidden = tuple(check_count(h, "each hidden layer size", maximum=MAX_SIZE) for h in hidden)
         activations.get(activation)  # an unknown name fails here
         self.activation = activation
         self.lr = _positive(lr, "lr", owner)
@@ -466,7 +466,7 @@ class Bootstrap(NeuralAgent):
 
     def __init__(self, bandit, n_models=3, add_prob=0.95, hidden=(50, 50), activation="relu", lr=1e-2,
                  max_grad_norm=5.0, init_scale=0.3, normalize_rewards=True, init_pulls=2, seed=None):
-        self.n_models = check_count(n_models, "n_models")
+        self.n_models = check_count(n_models, "n_models", maximum=MAX_SIZE)
         if isinstance(add_prob, bool) or not (isinstance(add_prob, int | float) and 0.0 < add_prob <= 1.0):
             raise ValueError(f"{type(self).__name__}: add_prob must lie in (0, 1], got {add_prob!r}")
         self.add_prob = float(add_prob)

@@ -3,6 +3,8 @@ Kavukcuoglu & Wierstra, 2015, "Weight Uncertainty in Neural Networks"; ``BBB`` o
 2018, "Deep Bayesian Bandits Showdown").
 """
 
+import math
+
 import numpy as np
 
 import symgraph as sg
@@ -49,7 +51,7 @@ class Variational(NeuralAgent):
         owner = type(self).__name__
         self.prior_std = None if prior_std is None else _positive(prior_std, "prior_std", owner)
         self.noise_std = _positive(noise_std, "noise_std", owner)
-        if isinstance(rho_init, bool) or not isinstance(rho_init, int | float) or not np.isfinite(rho_init):
+        if isinstance(rho_init, bool) or not isinstance(rho_init, int | float) or not math.isfinite(rho_init):
             raise ValueError(f"{owner}: rho_init must be a finite number, got {rho_init!r}")
         self.rho_init = float(rho_init)
         self.mean_init_std = _positive(mean_init_std, "mean_init_std", owner)

@@ -153,6 +153,15 @@ class DataBasedBandit:
                 f"n_actions={self.n_actions})")
 
 
+def _array(value, argument, owner):
+    """``value`` as a numpy array, or a ShapeError naming the argument when it is ragged."""
+    try:
+        return np.asarray(value)
+    except ValueError:
+        raise ShapeError(f"{owner}: {argument} must be a rectangular array, got a ragged {type(value).__name__}"
+                         ) from None
+
+
 class ClassificationBandit(DataBasedBandit):
     """A classification dataset as a bandit: one arm per class, reward 1 for the example's class, else 0.
 
@@ -169,15 +178,14 @@ class ClassificationBandit(DataBasedBandit):
 
     def __init__(self, X, y, n_actions=None, normalize=False, seed=None, feature_names=None,
                  class_names=None):
-        X = np.asarray(X)
-        y = np.asarray(y)
         name = type(self).__name__
+        X, y = _array(X, "X", name), _array(y, "y", name)
         if X.ndim != 2:
             raise ShapeError(f"{name}: X must be a 2-D array (examples, features), got shape {X.shape}")
         if y.ndim != 1 or len(y) != len(X):
             raise ShapeError(f"{name}: y must be a 1-D array with one label per row of X ({len(X)}), got "
                              f"shape {y.shape}")
-        if not np.issubdtype(X.dtype, np.number) and X.dtype != np.bool_:
+        if X.dtype.kind not in "biuf":
             raise DataFormatError(f"{name}: X must be numeric, got dtype {X.dtype}")
         if not (np.issubdtype(y.dtype, np.integer) or (np.issubdtype(y.dtype, np.floating)
                                                        and np.all(np.mod(y, 1) == 0))):
@@ -192,7 +200,7 @@ class ClassificationBandit(DataBasedBandit):
         if np.any(bad):
             i = int(np.argmax(bad))
             raise DataFormatError(f"{name}: label {labels[i]} of example {i} is not an arm: labels must lie "
-                                  f"in 0..{n_actions - 1}")
+                                  f"in 0..{n_actions - 1} (y holds the arm of each row of X)")
         if not np.all(np.isfinite(X.astype(np.float64))):
             raise DataFormatError(f"{name}: X has non-finite values (NaN or inf)")
         if feature_names is not None and len(feature_names) != X.shape[1]:

@@ -20,7 +20,15 @@ import numbers
 import numpy as np
 from scipy import special
 
-from symgraph.rl.bandits._common import RandomStream, ShapeError, check_action, check_reward, make_rng
+from symgraph.rl.bandits._common import (
+    RandomStream,
+    ShapeError,
+    as_floats,
+    check_action,
+    check_real,
+    check_reward,
+    make_rng,
+)
 
 __all__ = [
     "MABAgent", "EpsilonGreedy", "UCB1", "BayesianUCB", "ThompsonSampling", "GaussianThompsonSampling",
@@ -145,7 +153,7 @@ class EpsilonGreedy(_SampleAverage):
 
     def __init__(self, bandit, epsilon=0.05, seed=None):
         super().__init__(bandit, seed)
-        if not 0.0 <= epsilon <= 1.0:
+        if not 0.0 <= check_real(epsilon, "epsilon") <= 1.0:
             raise ValueError(f"epsilon must lie in [0, 1], got {epsilon!r}")
         self.epsilon = float(epsilon)
 
@@ -177,8 +185,8 @@ class UCB1(_SampleAverage):
 
     def __init__(self, bandit, confidence=1.0, seed=None):
         super().__init__(bandit, seed)
-        if not confidence >= 0:
-            raise ValueError(f"confidence must be >= 0, got {confidence!r}")
+        if not 0 <= check_real(confidence, "confidence") < math.inf:
+            raise ValueError(f"confidence must be >= 0 and finite, got {confidence!r}")
         self.confidence = float(confidence)
 
     def upper_bounds(self, context):
@@ -211,8 +219,8 @@ class _BetaBernoulli(MABAgent):
 
     def __init__(self, bandit, alpha=1.0, beta=1.0, seed=None):
         super().__init__(bandit, seed)
-        if not (alpha > 0 and beta > 0):
-            raise ValueError(f"the Beta prior needs alpha > 0 and beta > 0, got alpha={alpha!r}, "
+        if not (0 < check_real(alpha, "alpha") < math.inf and 0 < check_real(beta, "beta") < math.inf):
+            raise ValueError(f"the Beta prior needs alpha > 0 and beta > 0, finite, got alpha={alpha!r}, "
                              f"beta={beta!r}")
         self._alpha = [[float(alpha)] * self.arms for _ in range(self.bandits)]
         self._beta = [[float(beta)] * self.arms for _ in range(self.bandits)]
@@ -298,10 +306,10 @@ class BayesianUCB(_BetaBernoulli):
 
     def __init__(self, bandit, alpha=1.0, beta=1.0, c=0.0, horizon=None, seed=None):
         super().__init__(bandit, alpha, beta, seed)
-        if not c >= 0:
-            raise ValueError(f"c must be >= 0, got {c!r}")
-        if horizon is not None and not horizon >= 1:
-            raise ValueError(f"horizon must be >= 1 or None, got {horizon!r}")
+        if not 0 <= check_real(c, "c") < math.inf:
+            raise ValueError(f"c must be >= 0 and finite, got {c!r}")
+        if horizon is not None and not 1 <= check_real(horizon, "horizon") < math.inf:
+            raise ValueError(f"horizon must be >= 1 (and finite) or None, got {horizon!r}")
         self.c = float(c)
         self.horizon = horizon
 
@@ -351,19 +359,19 @@ class GaussianThompsonSampling(MABAgent):
 
     def __init__(self, bandit, prior_mean=0.0, prior_std=1.0, noise_std=None, seed=None):
         super().__init__(bandit, seed)
-        if not prior_std > 0:
-            raise ValueError(f"prior_std must be > 0, got {prior_std!r}")
+        if not 0 < check_real(prior_std, "prior_std") < math.inf:
+            raise ValueError(f"prior_std must be > 0 and finite, got {prior_std!r}")
         if noise_std is None:
             noise_std = getattr(bandit, "reward_std", 1.0)
         shape = (self.bandits, self.arms)
         try:
-            noise = np.broadcast_to(np.asarray(noise_std, dtype=np.float64), shape)
+            noise = np.broadcast_to(as_floats(noise_std, "noise_std"), shape)
         except ValueError:
             raise ValueError(f"noise_std must be a scalar or broadcast to (bandits, arms) = {shape}, got "
                              f"shape {np.shape(noise_std)}") from None
-        if not np.all(noise > 0):
-            raise ValueError(f"noise_std must be > 0 (the posterior divides by it), got {noise_std!r}")
-        self.prior_mean = float(prior_mean)
+        if not np.all((noise > 0) & np.isfinite(noise)):
+            raise ValueError(f"noise_std must be > 0 and finite (the posterior divides by it), got {noise_std!r}")
+        self.prior_mean = float(check_real(prior_mean, "prior_mean", finite=True))
         self.prior_std = float(prior_std)
         self._noise_precision = (1.0 / noise**2).tolist()
         self._normal = RandomStream(self.rng, "normal")
@@ -423,8 +431,8 @@ class GradientBandit(MABAgent):
 
     def __init__(self, bandit, alpha=0.1, baseline=True, seed=None):
         super().__init__(bandit, seed)
-        if not alpha > 0:
-            raise ValueError(f"alpha must be > 0, got {alpha!r}")
+        if not 0 < check_real(alpha, "alpha") < math.inf:
+            raise ValueError(f"alpha must be > 0 and finite, got {alpha!r}")
         self.alpha = float(alpha)
         self.baseline = bool(baseline)
         self._h = [[0.0] * self.arms for _ in range(self.bandits)]

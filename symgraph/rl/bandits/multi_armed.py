@@ -15,7 +15,7 @@ The regret is the *expected* one, computed from the true means, not from the sam
 
 import numpy as np
 
-from symgraph.rl.bandits._common import RandomStream, check_action, check_count, make_rng
+from symgraph.rl.bandits._common import MAX_SIZE, RandomStream, as_floats, check_action, check_count, make_rng
 
 __all__ = ["MultiArmedBandit", "BernoulliMAB", "GaussianMAB"]
 
@@ -34,9 +34,12 @@ class MultiArmedBandit:
     """
 
     def __init__(self, bandits, arms, context_type="tensor", seed=None):
-        self._bandits = check_count(bandits, "bandits")
-        self._arms = check_count(arms, "arms")
-        if context_type not in ("tensor", "int"):
+        self._bandits = check_count(bandits, "bandits", maximum=MAX_SIZE)
+        self._arms = check_count(arms, "arms", maximum=MAX_SIZE)
+        if self._bandits * self._arms > MAX_SIZE:
+            raise ValueError(f"bandits x arms must be at most {MAX_SIZE} (one statistic per arm of each bandit), "
+                             f"got bandits={bandits}, arms={arms}")
+        if not isinstance(context_type, str) or context_type not in ("tensor", "int"):
             raise ValueError(f"context_type must be 'tensor' (one-hot vector) or 'int' (bandit index), "
                              f"got {context_type!r}")
         self.context_type = context_type
@@ -143,7 +146,7 @@ def _table(values, bandits, arms, default_bandits, default_arms, name):
 
     A 1-D table is one bandit. ``bandits``/``arms`` that are not their defaults must agree with the shape.
     """
-    table = np.asarray(values, dtype=np.float64)
+    table = as_floats(values, name)
     if table.ndim == 1:
         table = table[None, :]
     if table.ndim != 2 or table.shape[1] == 0:
@@ -217,7 +220,7 @@ class GaussianMAB(MultiArmedBandit):
         if reward_means is None:
             means = self.rng.standard_normal((self._bandits, self._arms))
         try:
-            std = np.broadcast_to(np.asarray(reward_std, dtype=np.float64), means.shape).copy()
+            std = np.broadcast_to(as_floats(reward_std, "reward_std"), means.shape).copy()
         except ValueError:
             raise ValueError(f"reward_std must be a scalar or broadcast to (bandits, arms) = {means.shape}, "
                              f"got shape {np.shape(reward_std)}") from None

@@ -4,9 +4,25 @@ import math
 
 import numpy as np
 
-from symgraph.rl.bandits._common import RandomStream, check_action, check_count, make_rng
+from symgraph.rl.bandits._common import (
+    MAX_SIZE,
+    RandomStream,
+    as_floats,
+    check_action,
+    check_count,
+    check_real,
+    make_rng,
+)
 
 __all__ = ["WheelBandit"]
+
+
+def _five(values, name):
+    """The five per-arm values of ``values`` (a number or five numbers), as floats."""
+    array = as_floats(values, name)
+    if array.shape not in ((), (1,), (5,)) or not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be one finite number or five (one per arm), got {values!r}")
+    return [float(v) for v in np.broadcast_to(array, (5,))]
 
 
 class WheelBandit:
@@ -45,11 +61,11 @@ class WheelBandit:
 
     def __init__(self, delta=0.5, mean_v=(1.2, 1.0, 1.0, 1.0, 1.0), std_v=0.01, mu_large=50.0,
                  std_large=0.01, seed=None, block=1024):
-        if not 0.0 <= delta <= 1.0:
+        if not 0.0 <= check_real(delta, "delta") <= 1.0:
             raise ValueError(f"delta must lie in [0, 1] (the inner radius of the unit disk), got {delta!r}")
-        mean_v = [float(m) for m in np.broadcast_to(np.asarray(mean_v, dtype=np.float64), (5,))]
-        std_v = [float(s) for s in np.broadcast_to(np.asarray(std_v, dtype=np.float64), (5,))]
-        if min(std_v) < 0 or std_large < 0:
+        mean_v, std_v = _five(mean_v, "mean_v"), _five(std_v, "std_v")
+        mu_large = check_real(mu_large, "mu_large", finite=True)
+        if min(std_v) < 0 or check_real(std_large, "std_large", finite=True) < 0:
             raise ValueError(f"noise standard deviations must be >= 0, got std_v={std_v}, "
                              f"std_large={std_large}")
         self.delta = float(delta)
@@ -59,7 +75,7 @@ class WheelBandit:
         self.std_large = float(std_large)
         self.rng = make_rng(seed, type(self).__name__)
         self._normal = RandomStream(self.rng, "normal")
-        self._block = check_count(block, "block")
+        self._block = check_count(block, "block", maximum=MAX_SIZE)
         self._contexts = np.zeros((0, 2), dtype=np.float32)
         self._coordinates = []
         self._position = 0

@@ -37,12 +37,13 @@ import operator
 
 import numpy as np
 
+from symgraph.rl.bandits._common import check_real, check_seed, check_whole
 from symgraph.rl.tabular import saving
 from symgraph.rl.tabular.mdp import discrete_spaces
 
 
 def _check_probability(name, value):
-    if not 0.0 <= value <= 1.0:
+    if not 0.0 <= check_real(value, name) <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
 
 
@@ -156,9 +157,9 @@ class TabularAgent(TableMixin):
                  seed=None):
         self.n_states, self.n_actions, self._s0, self._a0 = discrete_spaces(env)
         _check_probability("gamma", gamma)
-        if not 0.0 < lr <= 1.0:
+        if not 0.0 < check_real(lr, "lr") <= 1.0:
             raise ValueError(f"lr (the step size alpha) must be in (0, 1], got {lr!r}")
-        if epsilon_unit not in ("episode", "step"):
+        if not isinstance(epsilon_unit, str) or epsilon_unit not in ("episode", "step"):
             raise ValueError(f"epsilon_unit must be 'episode' or 'step', got {epsilon_unit!r}")
         if callable(epsilon):
             self._schedule = epsilon
@@ -168,9 +169,9 @@ class TabularAgent(TableMixin):
         self.gamma = float(gamma)
         self.lr = float(lr)
         self.epsilon_unit = epsilon_unit
-        self.seed = seed
+        self.seed = check_seed(seed)
         self._rng = np.random.default_rng(seed)
-        self._q = np.full((self.n_states, self.n_actions), float(initial_q))
+        self._q = np.full((self.n_states, self.n_actions), float(check_real(initial_q, "initial_q", finite=True)))
         self.episodes = 0
         self.steps = 0
         self._in_episode = False
@@ -373,7 +374,7 @@ class SARSA(TabularAgent):
                  epsilon_unit="episode", initial_q=0.0, seed=None):
         super().__init__(env, epsilon, gamma, lr, epsilon_unit=epsilon_unit, initial_q=initial_q, seed=seed)
         _check_probability("lmbda (the trace decay lambda)", lmbda)
-        if trace not in ("accumulating", "replacing"):
+        if not isinstance(trace, str) or trace not in ("accumulating", "replacing"):
             raise ValueError(f"trace must be 'accumulating' or 'replacing', got {trace!r}")
         self.lmbda = float(lmbda)
         self.trace = trace
@@ -544,9 +545,7 @@ class DynaQ(QLearning):
     def __init__(self, env, epsilon=0.1, gamma=0.99, lr=0.1, planning_steps=10, *, model=None,
                  epsilon_unit="episode", initial_q=0.0, seed=None):
         super().__init__(env, epsilon, gamma, lr, epsilon_unit=epsilon_unit, initial_q=initial_q, seed=seed)
-        if planning_steps < 0 or int(planning_steps) != planning_steps:
-            raise ValueError(f"planning_steps must be a non-negative integer, got {planning_steps!r}")
-        self.planning_steps = int(planning_steps)
+        self.planning_steps = check_whole(planning_steps, "planning_steps")
         self.model = TabularModel() if model is None else model
 
     def update(self, state, action, reward, next_state, terminated, truncated=False):

@@ -6,10 +6,12 @@ the other tabular agents: ``q_values``, ``values``, ``greedy_policy()``, ``act()
 experience, so ``update`` and ``end_episode`` do nothing.
 """
 
+import math
 import warnings
 
 import numpy as np
 
+from symgraph.rl.bandits._common import check_real, check_whole
 from symgraph.rl.tabular.agents import TableMixin
 from symgraph.rl.tabular.mdp import TabularMDP, evaluate_policy
 
@@ -17,12 +19,11 @@ from symgraph.rl.tabular.mdp import TabularMDP, evaluate_policy
 class _Planner(TableMixin):
     def __init__(self, env, gamma, tol, max_iterations):
         self.mdp = env if isinstance(env, TabularMDP) else TabularMDP.from_env(env)
-        if not 0.0 <= gamma <= 1.0:
+        if not 0.0 <= check_real(gamma, "gamma") <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")
-        if not tol > 0:
-            raise ValueError(f"tol must be positive, got {tol!r}")
-        if max_iterations < 1:
-            raise ValueError(f"max_iterations must be at least 1, got {max_iterations!r}")
+        if not 0 < check_real(tol, "tol") < math.inf:
+            raise ValueError(f"tol must be positive and finite, got {tol!r}")
+        check_whole(max_iterations, "max_iterations", minimum=1)
         self.n_states, self.n_actions = self.mdp.n_states, self.mdp.n_actions
         self._s0, self._a0 = self.mdp.state_start, self.mdp.action_start
         self.gamma = float(gamma)
@@ -125,7 +126,7 @@ class PolicyIteration(_Planner):
 
     def __init__(self, env, gamma=0.99, tol=1e-8, evaluation="exact", max_iterations=1000):
         super().__init__(env, gamma, tol, max_iterations)
-        if evaluation not in ("exact", "iterative"):
+        if not isinstance(evaluation, str) or evaluation not in ("exact", "iterative"):
             raise ValueError(f"evaluation must be 'exact' or 'iterative', got {evaluation!r}")
         self.evaluation = evaluation
         self._policy = None

@@ -4,11 +4,14 @@ Any callable ``f(t) -> float`` with values in [0, 1] can be passed as ``epsilon`
 two are the common ones, as small frozen dataclasses (readable ``repr``, picklable).
 """
 
+import math
 from dataclasses import dataclass
+
+from symgraph.rl.bandits._common import check_real
 
 
 def _check_probability(name, value):
-    if not 0.0 <= value <= 1.0:
+    if not 0.0 <= check_real(value, name) <= 1.0:
         raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
 
 
@@ -27,7 +30,7 @@ class LinearDecay:
     def __post_init__(self):
         _check_probability("LinearDecay start", self.start)
         _check_probability("LinearDecay end", self.end)
-        if self.duration <= 0:
+        if not 0 < check_real(self.duration, "LinearDecay duration") < math.inf:
             raise ValueError(f"LinearDecay duration must be a positive number of episodes/steps, "
                              f"got {self.duration!r}")
 
@@ -53,7 +56,7 @@ class ExponentialDecay:
     def __post_init__(self):
         _check_probability("ExponentialDecay start", self.start)
         _check_probability("ExponentialDecay end", self.end)
-        if not 0.0 < self.rate <= 1.0:
+        if not 0.0 < check_real(self.rate, "ExponentialDecay rate") <= 1.0:
             raise ValueError(f"ExponentialDecay rate must be in (0, 1], got {self.rate!r}")
 
     def __call__(self, t):

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from symgraph.rl.bandits._common import check_real, check_seed, check_whole
 from symgraph.rl.progress import progress_bar
 from symgraph.rl.tabular.agents import SARSA, DynaQ, TabularAgent, TabularModel
 from symgraph.rl.tabular.mdp import TabularMDP, evaluate_policy
@@ -68,19 +69,19 @@ class Trainer:
     def __init__(self, agent, env, mode="learn", n_episodes=1000, start_steps=0, evaluate_frequency=0,
                  evaluate_episodes=100, *, evaluation="episodes", target_success=None, planning_steps=10,
                  model=None, max_episode_steps=None, seed=None, progress=None):
-        if mode not in _MODES:
+        if not isinstance(mode, str) or mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-        if evaluation not in ("episodes", "exact"):
+        if not isinstance(evaluation, str) or evaluation not in ("episodes", "exact"):
             raise ValueError(f"evaluation must be 'episodes' or 'exact', got {evaluation!r}")
         for name, value in (("n_episodes", n_episodes), ("start_steps", start_steps),
                             ("evaluate_frequency", evaluate_frequency), ("planning_steps", planning_steps)):
-            if value < 0 or int(value) != value:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        if evaluate_episodes < 1:
-            raise ValueError(f"evaluate_episodes must be at least 1, got {evaluate_episodes!r}")
-        if max_episode_steps is not None and max_episode_steps < 1:
-            raise ValueError(f"max_episode_steps must be a positive integer or None, "
-                             f"got {max_episode_steps!r}")
+            check_whole(value, name)
+        check_whole(evaluate_episodes, "evaluate_episodes", minimum=1)
+        if max_episode_steps is not None:
+            max_episode_steps = check_whole(max_episode_steps, "max_episode_steps", minimum=1)
+        if target_success is not None and not 0 <= check_real(target_success, "target_success") <= 1:
+            raise ValueError(f"target_success must be a success rate in [0, 1] or None, got {target_success!r}")
+        check_seed(seed)
         self._planner = isinstance(agent, _Planner)
         if mode in ("plan", "dyna") and not self._planner:
             if isinstance(agent, DynaQ):
