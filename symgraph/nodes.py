@@ -9,6 +9,10 @@ Unknown dimensions (``None`` in a Placeholder's shape) are carried as one symbol
 ``(None, 3) @ (3, 2)`` is known to be ``(None, 2)`` and a real mismatch is caught when the node is built.
 """
 
+import contextlib
+import contextvars
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -271,6 +275,31 @@ class Constant(Tensor):
         return self.value
 
 
+#: The budget of :func:`variable_budget` in force in this context: ``[elements left, error factory]`` or None.
+_BUDGET = contextvars.ContextVar("symgraph_variable_budget", default=None)
+
+
+@contextlib.contextmanager
+def variable_budget(elements, error):
+    """While active (in this thread or task): creating variables of more than ``elements`` elements in all
+    raises ``error(name, size)``, the exception that ``error`` makes of the name and size of the variable that
+    passes the budget, before that variable's value is made. Loading a checkpoint builds its learner under the budget of the arrays
+    the file holds, so a file whose config was altered to describe huge networks allocates nothing for them."""
+    token = _BUDGET.set([int(elements), error])
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def _spend(size, name):
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget[0] -= size
+        if budget[0] < 0:
+            raise budget[1](name, size)
+
+
 class Variable(Leaf):
     """State of the graph: a value kept between calls, read by compiled functions and changed by updates.
 
@@ -299,11 +328,13 @@ class Variable(Leaf):
             if not all(is_known(d) for d in dims):
                 raise ShapeError(f"Variable {full_name!r}: shape {tuple(shape)} must be fully known (no None)")
             dtype = numeric_dtype(dtype or "float32", f"Variable {full_name!r}")
+            _spend(math.prod(int(d) for d in dims), full_name)
             value = self.initializer(rng.fold_name(rng.key_from_seed(graph.seed), full_name), dims, dtype)
             value = _checked_value(value, dims, dtype, f"Variable {full_name!r}: its initializer returned")
         else:
             self.initializer = None
             array = _numeric_value(value_or_initializer, f"Variable {full_name!r}")
+            _spend(array.size, full_name)
             dtype = numeric_dtype(dtype or array.dtype, f"Variable {full_name!r}")
             if shape is not None and tuple(array.shape) != tuple(shape):
                 raise ShapeError(f"Variable {full_name!r}: value has shape {format_shape(array.shape)} but "

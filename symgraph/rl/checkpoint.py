@@ -62,6 +62,7 @@ from gymnasium.vector.utils import batch_space
 from symgraph.errors import SaveLoadError, format_shape
 from symgraph.io import DamagedFile, atomic_write, read_arrays
 from symgraph.nn import schedules
+from symgraph.nodes import variable_budget
 from symgraph.rl.envs import make_env, space_info
 
 __all__ = ["FORMAT", "VERSION", "BIT_GENERATORS", "SCHEDULES", "REBUILD_MARGIN", "load", "load_new",
@@ -653,7 +654,7 @@ def rebuild(cls, meta, path, arrays=None):
     """A new ``cls`` learner built from the config in ``meta`` (not yet loaded). With the file's ``arrays``,
     the build is bounded by them: the env description may not have larger observations or actions than the
     stored variables have elements, and the variables the build creates may not have more elements in all
-    than the stored ones (:func:`_bounded`: checked as each variable is created, before its value is made);
+    than the stored ones (checked as each variable is created, before its value is made);
     so a config altered to build huge networks stops before allocating them."""
     owner = f"{cls.__name__}.load"
     config = checked_config(meta["config"], owner, path)
@@ -695,44 +696,20 @@ def _stored_elements(arrays):
     return sum(a.size for name, a in arrays.items() if name.startswith(_VARIABLES)) + REBUILD_MARGIN
 
 
-@contextlib.contextmanager
 def _bounded(limit, owner, path):
-    """While active, in this thread: creating a :class:`~symgraph.Variable` that would bring the elements of
-    the variables created so far above ``limit`` raises :class:`~symgraph.SaveLoadError` when the variable's
-    constructor is entered, before its value is made (a trace function watching the constructor's calls,
-    chained to any tracer already set, e.g. a debugger's or coverage's). ``limit=None``: no bound."""
-    from symgraph.nodes import Variable
-
+    """A context in which creating variables of more than ``limit`` elements in all raises
+    :class:`~symgraph.SaveLoadError` before the value that passes it is made
+    (:func:`symgraph.nodes.variable_budget`); ``limit=None``: no bound."""
     if limit is None:
-        yield
-        return
-    constructor, previous, created = Variable.__init__.__code__, sys.gettrace(), [0]
+        return contextlib.nullcontext()
 
-    def trace(frame, event, arg):
-        if event == "call" and frame.f_code is constructor:
-            created[0] += _elements(frame.f_locals)
-            if created[0] > limit:
-                raise SaveLoadError(f"{owner}: the config in {os.fspath(path)!r} builds variables of more than "
-                                    f"the {limit - REBUILD_MARGIN} elements the file stores; it does not "
-                                    f"belong to these arrays (the file was altered); nothing was allocated")
-        return previous(frame, event, arg) if previous is not None else None
+    def exceeded(name, size):
+        return SaveLoadError(f"{owner}: the config in {os.fspath(path)!r} builds variables of more than the "
+                             f"{limit - REBUILD_MARGIN} elements the file stores (variable {name!r} has {size}); "
+                             f"it does not belong to these arrays (the file was altered); nothing was allocated "
+                             f"for it")
 
-    sys.settrace(trace)
-    try:
-        yield
-    finally:
-        sys.settrace(previous)
-
-
-def _elements(arguments):
-    """The elements of the variable ``Variable(value_or_initializer, shape=...)`` will make."""
-    value, shape = arguments.get("value_or_initializer"), arguments.get("shape")
-    try:
-        if callable(value) and not hasattr(value, "shape"):
-            return math.prod(int(d) for d in shape) if shape is not None else 0
-        return int(np.size(value))
-    except (TypeError, ValueError, OverflowError):
-        return 0  # the constructor itself raises its clear error
+    return variable_budget(limit, exceeded)
 
 
 def load_new(cls, path):

@@ -71,3 +71,24 @@ def test_wrong_shape_and_dtype_errors_are_kept():
         f(np.ones((2, 4), "float32"))
     with pytest.raises(sg.InputError, match=r"'x'.*expects dtype float32, got complex64"):
         f(np.ones((2, 3), "complex64"))
+
+
+def test_variable_budget_stops_an_allocation_before_its_value_is_made():
+    from symgraph.nodes import variable_budget
+
+    calls = []
+
+    def initializer(key, shape, dtype):
+        calls.append(shape)
+        return np.zeros(shape, dtype)
+
+    def exceeded(name, size):
+        return MemoryError(f"{name}: {size}")
+
+    with variable_budget(10, exceeded):
+        sg.Variable(np.ones(4, "float32"), name="small")
+        sg.Variable(initializer, shape=(2, 3), name="fits")
+        with pytest.raises(MemoryError, match="huge: 100000000"):
+            sg.Variable(initializer, shape=(10_000, 10_000), name="huge")
+    assert calls == [(2, 3)]  # the huge initializer never ran
+    sg.Variable(initializer, shape=(20,), name="after")  # no budget outside the context
