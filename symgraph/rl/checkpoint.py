@@ -572,6 +572,9 @@ def read(path, owner="symgraph.rl.load"):
         FileNotFoundError: nothing at ``path``.
         SaveLoadError: ``path`` is not a symgraph.rl checkpoint, or is damaged.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{owner}: path must be a str or os.PathLike naming a checkpoint file, got "
+                        f"{type(path).__name__} {path!r:.60}")
     if not os.path.isfile(os.fspath(path)):
         raise FileNotFoundError(f"{owner}: no checkpoint at {os.fspath(path)!r}; pass the path that "
                                 f"learner.save(path) or run(..., checkpoint_path=path) wrote")

@@ -458,3 +458,9 @@ def test_a_nan_term_counts_only_when_the_learner_state_is_broken(broken):
             run()
     else:
         assert len(run().losses) == 3
+
+
+@pytest.mark.parametrize("path", [None, 3, b"checkpoint.npz"])
+def test_a_path_that_is_not_a_path_is_named(path):
+    with pytest.raises(TypeError, match="symgraph.rl.load: path must be a str or os.PathLike"):
+        rl.load(path)
