@@ -614,6 +614,12 @@ def _train_deep(algo, env_id, learner_kwargs, run_settings, seed, logdir, config
                          logger=logger, progress=progress, callbacks=evaluations, checkpoint_path=path,
                          checkpoint_every=max(1, total // CHECKPOINTS_PER_RUN), resume=resume, **options)
         except (SaveLoadError, ValueError) as exc:  # run's checks of the checkpoint against the settings
+            if _buffer_too_large(exc, buffer, logger) and zoo.family(algo) != "on-policy":
+                if not resume:  # nothing was logged: leave no log directory behind
+                    (logdir / CONFIG_NAME).unlink(missing_ok=True)
+                raise UsageError(f"--set buffer_size: a replay buffer of {run_settings['buffer_size']:,} "
+                                 f"transitions cannot be allocated ({_one_line(exc)}); lower buffer_size (--set "
+                                 f"buffer_size=N){'' if resume else '; nothing was written'}") from None
             if not resume or logger.started:
                 raise
             raise UsageError(f"cannot resume seed {seed} from {path}: {_one_line(exc)}; nothing was "
@@ -626,6 +632,13 @@ def _train_deep(algo, env_id, learner_kwargs, run_settings, seed, logdir, config
         evaluations.close()
         env.close()
     return _result(result.total_steps, result.episodes, seconds, returns)
+
+
+def _buffer_too_large(exc, buffer, logger):
+    """Whether ``exc`` is the buffer's refusal to allocate its storage at its first push (before anything
+    was logged)."""
+    return (isinstance(exc, ValueError) and not logger.started and len(buffer) == 0
+            and str(exc).startswith("Buffer.push: cannot allocate"))
 
 
 def _train_tabular(algo, env_id, learner_kwargs, run_settings, seed, logdir, config, progress, tensorboard):

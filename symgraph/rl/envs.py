@@ -26,8 +26,10 @@ cut (a time limit: bootstrap from the value of the state reached).
 Noise processes for exploration live in :mod:`symgraph.rl.noise`.
 """
 
+import difflib
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import gymnasium
@@ -40,6 +42,10 @@ from symgraph.errors import format_shape
 
 __all__ = ["make_env", "LegacyEnv", "ValidateActions", "ValidateVectorActions", "SpaceInfo", "space_info",
            "check_action", "check_observation", "final_observations", "is_vector_env", "registered_env_id"]
+
+
+#: The most sub-environments (``n_envs``) or stacked frames (``frame_stack``) :func:`make_env` takes.
+_MAX_COUNT = 2**31 - 1
 
 
 def registered_env_id(env_id, source):
@@ -61,6 +67,30 @@ def registered_env_id(env_id, source):
     raise ValueError(f"the env id {env_id!r} of {source} is not a registered gymnasium id: {why}; only "
                      f"registered ids are read from files (register the environment in the program, or pass a "
                      f"registered id)")
+
+
+def _close_env_ids(env_id, n=3):
+    """Up to ``n`` ids of gymnasium's registry close to ``env_id`` (for a "did you mean" hint)."""
+    return difflib.get_close_matches(env_id, list(gymnasium.registry), n=n) if isinstance(env_id, str) else []
+
+
+def _check_env_id(env_id, owner="make_env"):
+    """Refuse, before any environment is made (or any worker process started), an env id that
+    ``gymnasium.make`` would not find: a ValueError naming ``env_or_id``, gymnasium's reason and the
+    registered ids close to it. A ``module:Env-vN`` id imports ``module`` first, as ``gymnasium.make`` does."""
+    find = getattr(gymnasium.envs.registration, "_find_spec", None)  # the lookup gymnasium.make uses
+    if find is None:
+        return
+    try:
+        with warnings.catch_warnings():  # gymnasium.make warns about an out-of-date or unversioned id itself
+            warnings.simplefilter("ignore")
+            find(env_id)
+    except gymnasium.error.Error as exc:
+        close = _close_env_ids(env_id.rpartition(":")[2])
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"{owner}: env_or_id {env_id!r} is not the id of a registered gymnasium environment "
+                         f"({str(exc).strip()}){hint}; pass a registered id (gymnasium.pprint_registry() lists "
+                         f"them), or import the package that registers it first") from None
 
 
 def is_vector_env(env):
@@ -387,14 +417,15 @@ def final_observations(observations, info):
 
 
 def _validate_steps(steps):
-    if steps is True or steps == math.inf:
+    if steps is True or (isinstance(steps, numbers.Real) and steps == math.inf):
         return math.inf
     if steps is False or steps is None:
         return 0
     if isinstance(steps, numbers.Integral) and steps >= 0:
         return int(steps)
+    shown = f"ndarray of shape {format_shape(steps.shape)}" if isinstance(steps, np.ndarray) else repr(steps)
     raise ValueError(f"validate must be True (check every step), False (never) or an int >= 0 (check the "
-                     f"first N steps), got {steps!r}")
+                     f"first N steps), got {shown}")
 
 
 class _ActionChecks:
@@ -471,7 +502,8 @@ def make_env(env_or_id, n_envs=1, seed=None, *, max_episode_steps=None, record_s
     """A gymnasium environment (or vector environment) from anything environment-like.
 
     Args:
-        env_or_id: an env id (``"CartPole-v1"``), a gymnasium env, a gymnasium vector env, a legacy gym-style
+        env_or_id: an env id (``"CartPole-v1"``; one gymnasium does not know is a ValueError naming the
+            registered ids close to it), a gymnasium env, a gymnasium vector env, a legacy gym-style
             env (adapted by :class:`LegacyEnv`), or a factory (a callable returning one of those envs).
         n_envs: the number of sub-environments. ``1`` returns a single env; more returns a vector env built
             from an id or a factory (gymnasium's ``SyncVectorEnv``, or ``AsyncVectorEnv`` with
@@ -479,8 +511,9 @@ def make_env(env_or_id, n_envs=1, seed=None, *, max_episode_steps=None, record_s
             episode ends is reset within that step, so every step is a real transition; its last observation
             is in ``info["final_obs"]`` (see :func:`final_observations`). A vector env passed in is used as
             is (``n_envs`` then defaults to, and must equal, its ``num_envs``).
-        seed: seeds the first ``reset`` that is called without a seed (sub-environment ``i`` of a vector env
-            gets ``seed + i``) and the action space (``action_space.sample()``). ``None``: not seeded.
+        seed: an int >= 0 (gymnasium's rule): seeds the first ``reset`` that is called without a seed
+            (sub-environment ``i`` of a vector env gets ``seed + i``) and the action space
+            (``action_space.sample()``). ``None``: not seeded.
         max_episode_steps: a time limit (gymnasium's ``TimeLimit``; episodes cut by it are ``truncated``).
             ``None`` keeps the env's registered limit.
         record_stats: add ``RecordEpisodeStatistics`` (``info["episode"]`` holds the return ``"r"``, length
@@ -490,7 +523,8 @@ def make_env(env_or_id, n_envs=1, seed=None, *, max_episode_steps=None, record_s
         normalize_reward: ``NormalizeReward`` with discount ``gamma`` (scales rewards by a running std of the
             discounted return).
         gamma: the discount of ``normalize_reward``.
-        frame_stack: ``FrameStackObservation(env, frame_stack)``: the last ``frame_stack`` observations.
+        frame_stack: ``FrameStackObservation(env, frame_stack)``: the last ``frame_stack`` observations
+            (``None`` or ``0``: no stacking).
         rescale_actions: ``(low, high)``: ``RescaleAction``, so the agent acts in ``[low, high]`` (e.g.
             ``(-1, 1)`` for tanh policies) whatever the env's bounds.
         clip_actions: ``ClipAction``: clip actions into the action space (the outer space then has infinite
@@ -518,8 +552,12 @@ def make_env(env_or_id, n_envs=1, seed=None, *, max_episode_steps=None, record_s
                         "through gymnasium; train on it with the compiled loop, symgraph.rl.train(env, learner, "
                         "total_steps), or use the gymnasium version of the env (make_env('CartPole-v1'))")
     env_kwargs = dict(env_kwargs or {})
-    if isinstance(n_envs, bool) or not isinstance(n_envs, numbers.Integral) or n_envs < 1:
-        raise ValueError(f"make_env: n_envs must be a positive int, got {n_envs!r}")
+    if isinstance(n_envs, bool) or not isinstance(n_envs, numbers.Integral) or not 1 <= n_envs <= _MAX_COUNT:
+        raise ValueError(f"make_env: n_envs must be a positive int (at most 2**31 - 1), got {n_envs!r}; pass "
+                         f"the number of sub-environments, e.g. n_envs=8")
+    n_envs = int(n_envs)
+    seed = _check_seed(seed)
+    frame_stack = _check_frame_stack(frame_stack)
     if max_episode_steps is not None and (not isinstance(max_episode_steps, numbers.Integral)
                                           or max_episode_steps < 1):
         raise ValueError(f"make_env: max_episode_steps must be a positive int or None, got "
@@ -543,10 +581,16 @@ def make_env(env_or_id, n_envs=1, seed=None, *, max_episode_steps=None, record_s
         for wrapper in wrappers:
             env = wrapper(env)
         if frame_stack:
-            env = gymnasium.wrappers.FrameStackObservation(env, frame_stack)
+            try:
+                env = gymnasium.wrappers.FrameStackObservation(env, frame_stack)
+            except (MemoryError, ValueError) as exc:  # the stacked observation space is too large
+                raise ValueError(f"make_env: frame_stack={frame_stack}: cannot allocate the stacked "
+                                 f"observation space of {frame_stack:,} observations ({exc}); lower "
+                                 f"frame_stack") from None
         return env
 
     if isinstance(env_or_id, str):
+        _check_env_id(env_or_id)
         make_kwargs = dict(env_kwargs)
         if max_episode_steps is not None:
             make_kwargs["max_episode_steps"] = max_episode_steps
@@ -595,6 +639,33 @@ def make_env(env_or_id, n_envs=1, seed=None, *, max_episode_steps=None, record_s
     env = vector_cls[vectorization_mode]([sub_env] * n_envs, autoreset_mode=AutoresetMode.SAME_STEP)
     return _wrap_vector(env, seed, record_stats, normalize_reward, gamma, rescale_actions, clip_actions,
                         validate)
+
+
+def _check_seed(seed):
+    """``seed`` as an int (gymnasium seeds only Python ints >= 0), or None; else an error naming it."""
+    if seed is None:
+        return None
+    expected = ("make_env: seed must be None or an int >= 0 (it seeds the first reset and the action space, "
+                "as gymnasium requires)")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{expected}, got {type(seed).__name__} {seed!r}; pass an int such as seed=0, or None")
+    if seed < 0:
+        raise ValueError(f"{expected}, got {seed!r}; pass a seed >= 0")
+    return int(seed)
+
+
+def _check_frame_stack(frame_stack):
+    """``frame_stack`` as an int >= 1, or None (``None`` or ``0``: no stacking); else an error naming it."""
+    if frame_stack is None or frame_stack is False or (isinstance(frame_stack, numbers.Integral)
+                                                       and frame_stack == 0):
+        return None
+    expected = "make_env: frame_stack must be None or a positive int (at most 2**31 - 1: the observations stacked)"
+    if isinstance(frame_stack, bool) or not isinstance(frame_stack, numbers.Integral):
+        raise TypeError(f"{expected}, got {type(frame_stack).__name__} {frame_stack!r}; pass e.g. frame_stack=4, "
+                        f"or None for no stacking")
+    if not 1 <= frame_stack <= _MAX_COUNT:
+        raise ValueError(f"{expected}, got {frame_stack!r}; pass e.g. frame_stack=4, or None for no stacking")
+    return int(frame_stack)
 
 
 def _bounds(low_high, space):

@@ -289,9 +289,9 @@ def run(env, agent, buffer, rewarder=None, noise=None, action_processor=None, ma
     Keyword Args:
         max_steps: stop after this many steps (transitions); ``None``: no limit. An episode running then is
             abandoned (its path is finished with a bootstrap and ``end_episode()`` is called).
-        seed: seeds the env's first reset (``env.reset(seed=seed)``; sub-environment ``i`` of a vector env
-            gets ``seed + i``), its action space and the evaluation env's first reset. The agent, buffer
-            and noise have seeds of their own.
+        seed: an int >= 0 or None; seeds the env's first reset (``env.reset(seed=seed)``; sub-environment
+            ``i`` of a vector env gets ``seed + i``), its action space and the evaluation env's first reset.
+            The agent, buffer and noise have seeds of their own.
         callbacks: a callable or a list of callables, each called after every finished training episode with
             a dict of the run's state: ``episode`` (finished episodes), ``episode_return``,
             ``episode_length``, ``env_index``, ``total_steps``, ``result`` (the :class:`RunResult` so far),
@@ -391,6 +391,9 @@ class _Driver:
                              "give at least one of them")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             raise TypeError(f"run: seed must be an int or None, got {seed!r}")
+        if seed is not None and seed < 0:
+            raise ValueError(f"run: seed must be an int >= 0 or None (it seeds env.reset(seed=...), which "
+                             f"gymnasium requires to be >= 0), got {seed!r}; pass a seed >= 0")
         _callable_or_none("rewarder", rewarder, "(reward, state, action, next_state) -> reward")
         _callable_or_none("action_processor", action_processor, "(action) -> env action")
         _callable_or_none("noise", noise, "() -> a sample to add to the action")

@@ -15,7 +15,7 @@ import zipfile
 import gymnasium as gym
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from symgraph import rl
@@ -144,12 +144,13 @@ class RandomAgent:
 
 
 RUN_ARGUMENTS = ["max_episode_steps", "max_episodes", "update_every", "update_after", "skip_frames", "eval_every",
-                 "eval_max_episode_steps", "eval_max_episodes", "max_steps", "checkpoint_every"]
+                 "eval_max_episode_steps", "eval_max_episodes", "max_steps", "checkpoint_every", "seed"]
 
 
 @pytest.mark.parametrize("name", RUN_ARGUMENTS)
 @EXAMPLES
 @given(value=VALUES)
+@example(value=-1)
 def test_run_works_or_names_the_argument(name, value, tmp_path_factory):
     env = gym.make("CartPole-v1")
     # two bounds (steps and episodes) so that a huge value of one of them still ends the run at once
@@ -205,15 +206,56 @@ def test_load_of_a_damaged_or_missing_path_names_it(tmp_path, content):
         pytest.fail(f"rl.load of {content!r} returned")
 
 
-MAKE_ENV_VALUES = st.one_of(st.sampled_from([v for v in NUMBERS + OBJECTS if not isinstance(v, int) or
-                                              abs(v) < 2**63]), st.floats(), st.integers(-3, 4))
+MAKE_ENV_VALUES = st.one_of(st.sampled_from(NUMBERS + OBJECTS), st.floats(), st.integers(-3, 4))
 
 
-@pytest.mark.parametrize("name", ["n_envs", "max_episode_steps", "gamma"])
+@pytest.mark.parametrize("name", ["n_envs", "max_episode_steps", "gamma", "seed", "frame_stack", "validate"])
 @settings(max_examples=10, deadline=None, derandomize=True)
 @given(value=MAKE_ENV_VALUES)
+@example(value=-1)
+@example(value=2.5)
+@example(value=1e20)
+@example(value=10**30)
+@example(value=np.zeros((2, 2)))
 def test_make_env_works_or_names_the_argument(name, value):
     def make():
         rl.envs.make_env("CartPole-v1", **{name: value}).close()
 
     assert_contract(make, name)
+
+
+@pytest.mark.parametrize("env_id", ["", " ", "nope-v0", "cartpole-v1", "CartPole-v9", "CartPole", "Nope/CartPole-v1",
+                                    "CartPole-v1 "])
+def test_make_env_names_an_unknown_env_id(env_id):
+    assert_contract(lambda: rl.envs.make_env(env_id).close(), "env_or_id")
+
+
+def test_cli_refuses_a_buffer_too_large_to_allocate_in_one_line(tmp_path, monkeypatch, capsys):
+    """The replay buffer's storage is allocated at its first push, inside the run: the CLI still exits with
+    status 2 and one line, and leaves no log directory."""
+    from symgraph.rl import buffer as buffer_module
+    from symgraph.rl.cli import main
+
+    class Numpy:  # numpy whose zeros() cannot allocate the replay buffer (whatever the machine's memory)
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        @staticmethod
+        def zeros(shape, *args, **kwargs):
+            if math.prod(shape) > 10**8:
+                raise MemoryError(f"Unable to allocate an array with shape {shape}")
+            return np.zeros(shape, *args, **kwargs)
+
+    monkeypatch.setattr(buffer_module, "np", Numpy())
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "dqn", "CartPole-v1", "--steps", "100", "--set", "buffer_size=2000000000", "evaluations=0",
+              "--no-progress", "--logdir", "run"])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error and error.startswith("usage:"), error  # argparse: the usage, then one line
+    line = error.strip().splitlines()[-1]
+    assert line.startswith("symgraph-rl train: error: --set buffer_size: a replay buffer of 2,000,000,000 "
+                           "transitions cannot be allocated"), line
+    assert "lower buffer_size" in line, line
+    assert not (tmp_path / "run").exists()

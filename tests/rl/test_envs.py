@@ -213,6 +213,43 @@ def test_make_env_errors():
         make_env(42)
 
 
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"n_envs": 10**30}, ValueError, r"n_envs must be a positive int \(at most 2\*\*31 - 1\), got 10{30}"),
+    ({"seed": -1}, ValueError, r"seed must be None or an int >= 0 .*got -1; pass a seed >= 0"),
+    ({"seed": 2.5}, TypeError, r"seed must be None or an int >= 0 .*got float 2.5"),
+    ({"seed": True}, TypeError, r"seed must be None or an int >= 0"),
+    ({"frame_stack": 10**30}, ValueError, r"frame_stack must be None or a positive int \(at most 2\*\*31 - 1"),
+    ({"frame_stack": -1}, ValueError, r"frame_stack must be None or a positive int .*got -1"),
+    ({"frame_stack": 1e20}, TypeError, r"frame_stack must be None or a positive int .*got float 1e\+20"),
+    ({"frame_stack": 2**31 - 1}, ValueError, r"frame_stack=2147483647: cannot allocate .*lower frame_stack"),
+    ({"validate": np.zeros((2, 2))}, ValueError, r"validate must be True .*got ndarray"),
+    ({"validate": -1}, ValueError, r"validate must be True .*got -1"),
+])
+def test_make_env_names_the_argument_it_refuses(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_env("CartPole-v1", **kwargs)
+
+
+def test_make_env_accepts_numpy_ints_and_no_stacking():
+    env = make_env("CartPole-v1", seed=np.int64(3), n_envs=np.int64(1), frame_stack=0)
+    assert env.reset()[0].shape == (4,) and make_env("CartPole-v1", seed=3).reset()[0].tolist() == \
+        env.reset(seed=3)[0].tolist()
+    assert make_env("CartPole-v1", frame_stack=np.int64(2)).reset()[0].shape == (2, 4)
+
+
+@pytest.mark.parametrize("env_id, match", [
+    ("", r"env_or_id '' is not the id of a registered gymnasium environment \(Malformed environment ID"),
+    ("nope-v0", r"env_or_id 'nope-v0' is not the id of a registered gymnasium environment \(Environment `nope` "
+                r"doesn't exist"),
+    ("cartpole-v1", r"'cartpole-v1' .*; did you mean CartPole-v1, .*gymnasium.pprint_registry\(\)"),
+    ("CartPole-v9", r"'CartPole-v9' .*version `v9`.*did you mean CartPole-v1"),
+])
+def test_make_env_names_an_unknown_env_id_and_close_ones(env_id, match):
+    for n_envs, mode in ((1, "sync"), (2, "sync"), (2, "async")):  # async: refused before any process starts
+        with pytest.raises(ValueError, match=match):
+            make_env(env_id, n_envs=n_envs, vectorization_mode=mode)
+
+
 def test_validation_covers_the_first_steps_only():
     env = make_env("Pendulum-v1", validate=2, seed=0)
     env.reset()

@@ -643,6 +643,7 @@ def test_nan_reward_names_the_episode_and_step():
     ({"max_steps": 0}, ValueError, r"max_steps must be an int >= 1"),
     ({"max_episodes": None}, ValueError, r"max_episodes and max_steps are both None"),
     ({"seed": 1.5}, TypeError, r"seed must be an int"),
+    ({"seed": -1}, ValueError, r"seed must be an int >= 0 or None .*got -1; pass a seed >= 0"),
     ({"rewarder": 3}, TypeError, r"rewarder must be a callable"),
     ({"action_processor": "x"}, TypeError, r"action_processor must be a callable"),
     ({"logger": object()}, TypeError, r"logger must have a write"),
