@@ -78,9 +78,9 @@ def _check_env_id(env_id, owner="make_env"):
     """Refuse, before any environment is made (or any worker process started), an env id that
     ``gymnasium.make`` would not find: a ValueError naming ``env_or_id``, gymnasium's reason and the
     registered ids close to it. A ``module:Env-vN`` id imports ``module`` first, as ``gymnasium.make`` does."""
-    find = getattr(gymnasium.envs.registration, "_find_spec", None)  # the lookup gymnasium.make uses
-    if find is None:
-        return
+    # gymnasium.make's own lookup (it also accepts unversioned ids and imports a module: prefix); the public
+    # gymnasium.spec, stricter, where a gymnasium version no longer has it
+    find = getattr(gymnasium.envs.registration, "_find_spec", None) or gymnasium.spec
     try:
         with warnings.catch_warnings():  # gymnasium.make warns about an out-of-date or unversioned id itself
             warnings.simplefilter("ignore")
