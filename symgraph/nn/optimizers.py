@@ -16,8 +16,13 @@ dict ``{variable name: value}``, so optax masks may be written over variable nam
 
 Learning rates are numbers or schedules (``symgraph.nn.schedules`` or any callable of the step count):
 optax evaluates a schedule at its own step count, which lives in the state and advances by one per update.
+A numeric learning rate is held in a float32 Variable of the optimizer (``<scope>/hyperparams/learning_rate``)
+rather than compiled into the program as a constant, so that optimizers differing only in their learning rate
+compile one program (a learning-rate sweep compiles once), and a compiled loop can give each seed its own
+value through the state.
 """
 
+import functools
 import math
 import numbers
 
@@ -34,7 +39,7 @@ from symgraph.nn.schedules import Schedule
 from symgraph.nodes import Tensor, Variable, apply, constant, item
 from symgraph.shared_jit import SharedJit
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSProp"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSProp", "check_lr"]
 
 
 class Optimizer:
@@ -48,15 +53,22 @@ class Optimizer:
         step <- step + 1
 
     Args:
-        transform: an ``optax.GradientTransformation`` (e.g. ``optax.lion(1e-4)``).
+        transform: an ``optax.GradientTransformation`` (e.g. ``optax.lion(1e-4)``), or a function of the
+            learning rate returning one (e.g. ``lambda lr: optax.lion(lr)``): then a numeric ``lr`` is held in
+            the Variable :attr:`lr_variable` and the transform is built from its value inside the program (a
+            schedule ``lr`` is passed to the function as is).
         loss_or_grads: a scalar float loss node, or a list of gradient nodes (then ``params`` is required
             and ``grads[i]`` is the gradient of ``params[i]``).
         params: the Variables to optimize; None means every trainable Variable the loss depends on.
-        lr: the learning rate (number or schedule) the transform was built with, used only for the ``.lr``
-            logging node; None leaves ``.lr`` None. The subclasses fill it in.
+        lr: the learning rate (number or schedule): the argument of a ``transform`` given as a function;
+            for a ``transform`` given built, the rate it was built with, used only for the ``.lr`` logging
+            node. None leaves ``.lr`` None. The subclasses fill it in.
         max_grad_norm: if given (> 0), gradients are rescaled to this global norm at most before
             ``transform`` (``optax.clip_by_global_norm`` chained in front).
         name: name of the scope of the state Variables (made unique: ``optimizer``, ``optimizer_1``...).
+        hyperparams: more numbers of a ``transform`` given as a function, passed to it as keyword arguments
+            and held, as the learning rate, in float32 Variables (``<scope>/hyperparams/<name>``), so that
+            the program reads them as values rather than constants (e.g. ``{"b1": 0.9}``).
 
     Attributes:
         updates: ``{variable: new_value}`` for the parameters, every state Variable and the step counter;
@@ -65,43 +77,71 @@ class Optimizer:
         loss: the loss node (None if gradients were given).
         grad_norm: node of the global norm of the gradients, before clipping.
         lr: node of the learning rate applied by the next update (None for a generic transform without lr).
+        lr_variable: the float32 Variable holding a numeric learning rate of a ``transform`` given as a
+            function (its state entry ends in ``hyperparams/learning_rate``), else None.
+        hyperparams: ``{name: Variable}`` of the numbers held as state for a ``transform`` given as a
+            function: ``"learning_rate"`` and the ``hyperparams`` argument's.
         step: int32 Variable counting the applied updates.
         state_variables: the Variables holding the optax state (not including ``step``).
         scope: the scope path of the state Variables.
-        transform: the optax transform applied (with the clipping in front, if any).
+        transform: the optax transform applied (with the clipping in front, if any; built with the initial
+            learning rate when the transform was given as a function of it).
     """
 
     default_name = "optimizer"
 
-    def __init__(self, transform, loss_or_grads, params=None, *, lr=None, max_grad_norm=None, name=None):
+    def __init__(self, transform, loss_or_grads, params=None, *, lr=None, max_grad_norm=None, name=None,
+                 hyperparams=None):
         owner = type(self).__name__
+        factory = None
         if not (hasattr(transform, "init") and hasattr(transform, "update")):
-            raise TypeError(f"{owner}: transform must be an optax.GradientTransformation (e.g. "
-                            f"optax.adam(1e-3)), got {type(transform).__name__} {transform!r}")
+            if not callable(transform):
+                raise TypeError(f"{owner}: transform must be an optax.GradientTransformation (e.g. "
+                                f"optax.adam(1e-3)) or a function of the learning rate returning one, got "
+                                f"{type(transform).__name__} {transform!r}")
+            if lr is None:
+                raise TypeError(f"{owner}: a transform given as a function of the learning rate needs lr=; "
+                                f"pass e.g. lr=1e-3, or an optax.GradientTransformation")
+            factory = transform
         if lr is not None:
-            lr = _check_lr(owner, lr)
+            lr = check_lr(owner, lr)
+        extras = {k: _real(owner, k, v) for k, v in (hyperparams or {}).items()}
+        if extras and factory is None:
+            raise TypeError(f"{owner}: hyperparams= are keyword arguments of a transform given as a function of "
+                            f"the learning rate; pass transform=lambda lr, **hyperparams: ...")
+        if factory is not None and callable(lr):  # a schedule: the transform evaluates it from its count
+            transform, factory = factory(lr, **extras), None
         if max_grad_norm is not None:
             max_grad_norm = _real(owner, "max_grad_norm", max_grad_norm, low=0.0, low_open=True,
                                   hint="; pass e.g. max_grad_norm=0.5, or None to not clip")
-            transform = optax.chain(optax.clip_by_global_norm(max_grad_norm), transform)
+            factory = factory and _clipped(factory, max_grad_norm)
+            transform = transform if factory else optax.chain(optax.clip_by_global_norm(max_grad_norm), transform)
         self.loss, self.params, self.grads = _resolve(owner, loss_or_grads, params)
-        self.transform = transform
+        self._factory = factory
+        self.transform = factory(lr, **extras) if factory else transform
         self.max_grad_norm = max_grad_norm
         self.grad_norm = apply(_global_norm, self.grads, name="grad_norm")
         names = tuple(p.name for p in self.params)
 
         with Scope(name or self.default_name) as scope:
             self.scope = scope.path
+            self.lr_variable, self.hyperparams = None, {}
+            if factory is not None:
+                with Scope("hyperparams"):
+                    self.hyperparams = {key: Variable(np.float32(value), name=key, trainable=False)
+                                        for key, value in {"learning_rate": lr, **extras}.items()}
+                self.lr_variable = self.hyperparams["learning_rate"]
             state = self._initial_state()
             flat, self._treedef = jax.tree_util.tree_flatten_with_path(state)
             self.state_variables = [Variable(jnp.asarray(leaf), name=_path_name(path), trainable=False)
                                     for path, leaf in flat]
             self.step = Variable(np.int32(0), name="step", trainable=False)
-            self.lr = None if lr is None else _lr_node(lr, self.step)
+            self.lr = self.lr_variable if factory else None if lr is None else _lr_node(lr, self.step)
 
         n = len(self.params)
-        node = apply(_optax_update, (*self.grads, *self.params, *self.state_variables),
-                     {"transform": transform, "treedef": self._treedef, "names": names},
+        node = apply(_optax_update, (*self.grads, *self.params, *self.state_variables, *self.hyperparams.values()),
+                     {"transform": None if factory else transform, "factory": factory, "treedef": self._treedef,
+                      "names": names, "hyperparams": tuple(self.hyperparams)},
                      name=f"{self.scope.rsplit('/', 1)[-1]}_update")
         self.updates = {p: item(node, i) for i, p in enumerate(self.params)}
         self.updates.update({v: item(node, n + j) for j, v in enumerate(self.state_variables)})
@@ -112,13 +152,18 @@ class Optimizer:
 
     def _initial_state(self):
         """``transform.init`` of the current parameter values, as one compiled program shared by identical
-        optimizers of the process (run eagerly, it would compile one ``zeros_like`` per parameter shape)."""
-        return SharedJit(self.transform.init)(self._param_values())
+        optimizers of the process (run eagerly, it would compile one ``zeros_like`` per parameter shape); a
+        learning rate held in a Variable is an argument of that program, not a constant of it."""
+        if self._factory is None:
+            return SharedJit(self.transform.init)(self._param_values())
+        values = {key: v.device_value for key, v in self.hyperparams.items()}
+        return SharedJit(functools.partial(_factory_init, self._factory))(self._param_values(), values)
 
     @property
     def variables(self):
-        """Every Variable of the optimizer's own state: the optax state leaves and the step counter."""
-        return [*self.state_variables, self.step]
+        """Every Variable of the optimizer's own state: the hyperparameters held as state (if any), the optax
+        state leaves and the step counter."""
+        return [*self.hyperparams.values(), *self.state_variables, self.step]
 
     def reset(self):
         """Start over: the state becomes that of a fresh optimizer over the current parameter values.
@@ -153,13 +198,13 @@ class SGD(Optimizer):
 
     def __init__(self, loss_or_grads, lr, momentum=0.0, nesterov=False, *, params=None, max_grad_norm=None,
                  name=None):
-        lr = _check_lr("SGD", lr)
+        lr = check_lr("SGD", lr)
         momentum = _real("SGD", "momentum", momentum, low=0.0, high=1.0, hint="; 0 disables momentum")
         if nesterov and momentum == 0.0:
             raise ValueError("SGD: nesterov=True needs momentum > 0, got momentum=0; pass e.g. momentum=0.9, "
                              "or nesterov=False")
-        transform = optax.sgd(lr, momentum=momentum or None, nesterov=bool(nesterov))
-        super().__init__(transform, loss_or_grads, params, lr=lr, max_grad_norm=max_grad_norm, name=name)
+        super().__init__(functools.partial(optax.sgd, momentum=momentum or None, nesterov=bool(nesterov)),
+                         loss_or_grads, params, lr=lr, max_grad_norm=max_grad_norm, name=name)
 
 
 class Adam(Optimizer):
@@ -184,8 +229,8 @@ class Adam(Optimizer):
                  max_grad_norm=None, name=None):
         owner = type(self).__name__
         lr, b1, b2, eps, eps_root = _adam_arguments(owner, lr, b1, b2, eps, eps_root)
-        transform = optax.adam(lr, b1=b1, b2=b2, eps=eps, eps_root=eps_root)
-        super().__init__(transform, loss_or_grads, params, lr=lr, max_grad_norm=max_grad_norm, name=name)
+        super().__init__(functools.partial(optax.adam, b1=b1, b2=b2, eps=eps, eps_root=eps_root), loss_or_grads,
+                         params, lr=lr, max_grad_norm=max_grad_norm, name=name)
 
 
 class AdamW(Optimizer):
@@ -210,9 +255,9 @@ class AdamW(Optimizer):
                  mask=None, *, params=None, max_grad_norm=None, name=None):
         lr, b1, b2, eps, eps_root = _adam_arguments("AdamW", lr, b1, b2, eps, eps_root)
         weight_decay = _real("AdamW", "weight_decay", weight_decay, low=0.0, hint="; 0 gives Adam")
-        transform = optax.adamw(lr, b1=b1, b2=b2, eps=eps, eps_root=eps_root, weight_decay=weight_decay,
-                                mask=mask)
-        super().__init__(transform, loss_or_grads, params, lr=lr, max_grad_norm=max_grad_norm, name=name)
+        super().__init__(functools.partial(optax.adamw, b1=b1, b2=b2, eps=eps, eps_root=eps_root,
+                                           weight_decay=weight_decay, mask=mask),
+                         loss_or_grads, params, lr=lr, max_grad_norm=max_grad_norm, name=name)
 
 
 class RMSProp(Optimizer):
@@ -239,17 +284,21 @@ class RMSProp(Optimizer):
 
     def __init__(self, loss_or_grads, lr, decay=0.9, eps=1e-8, centered=False, momentum=0.0, *, params=None,
                  max_grad_norm=None, name=None):
-        lr = _check_lr("RMSProp", lr)
+        lr = check_lr("RMSProp", lr)
         decay = _real("RMSProp", "decay", decay, low=0.0, high=1.0, hint="; typical values are 0.9 to 0.99")
         eps = _real("RMSProp", "eps", eps, low=0.0, hint="; typical values are 1e-8 to 1e-5")
         momentum = _real("RMSProp", "momentum", momentum, low=0.0, high=1.0, hint="; 0 disables momentum")
-        transform = optax.rmsprop(lr, decay=decay, eps=eps, centered=bool(centered),
-                                  momentum=momentum or None)
-        super().__init__(transform, loss_or_grads, params, lr=lr, max_grad_norm=max_grad_norm, name=name)
+        super().__init__(functools.partial(optax.rmsprop, decay=decay, eps=eps, centered=bool(centered),
+                                           momentum=momentum or None),
+                         loss_or_grads, params, lr=lr, max_grad_norm=max_grad_norm, name=name)
 
 
-def _check_lr(owner, lr, argument="lr"):
-    """``lr`` as a float >= 0, or the schedule itself after checking it takes no negative value.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_lr(owner, lr, argument="lr"):
+    """``lr`` as a float >= 0 (at most float32's largest, as it is held in a float32 Variable), or the
+    schedule itself after checking it takes no negative value; errors name ``owner`` and ``argument``.
 
     A schedule is a ``symgraph.nn.schedules.Schedule`` (its key values are checked) or any callable of the
     step count returning a scalar (checked at step 0).
@@ -279,7 +328,11 @@ def _check_lr(owner, lr, argument="lr"):
     if isinstance(lr, bool) or not is_scalar or not np.issubdtype(np.asarray(lr).dtype, np.number):
         raise TypeError(f"{owner}: unknown {argument} {lr!r} ({type(lr).__name__}): expected a number or a "
                         f"schedule{fix}")
-    return _real(owner, argument, lr, low=0.0, hint=fix)
+    lr = _real(owner, argument, lr, low=0.0, hint=fix)
+    if lr > _FLOAT32_MAX:
+        raise ValueError(f"{owner}: {argument} must be at most {_FLOAT32_MAX:.4g} (it is held in a float32 "
+                         f"Variable), got {lr!r}{fix}")
+    return lr
 
 
 def _real(owner, argument, value, low=None, high=None, low_open=False, hint=""):
@@ -301,7 +354,7 @@ def _real(owner, argument, value, low=None, high=None, low_open=False, hint=""):
 
 
 def _adam_arguments(owner, lr, b1, b2, eps, eps_root):
-    return (_check_lr(owner, lr),
+    return (check_lr(owner, lr),
             _real(owner, "b1", b1, low=0.0, high=1.0, hint="; the usual value is 0.9"),
             _real(owner, "b2", b2, low=0.0, high=1.0, hint="; the usual value is 0.999"),
             _real(owner, "eps", eps, low=0.0, hint="; the usual value is 1e-8"),
@@ -403,9 +456,25 @@ def _global_norm(*grads):
     return jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in grads))
 
 
-def _optax_update(*values, transform, treedef, names):
-    """New parameter values and new flat state leaves, from gradients, parameters and state leaves."""
+def _clipped(factory, max_grad_norm):
+    """``(lr, **hyperparams) -> transform`` with the global-norm clipping chained in front of ``factory``'s."""
+    return lambda lr, **hyperparams: optax.chain(optax.clip_by_global_norm(max_grad_norm),
+                                                 factory(lr, **hyperparams))
+
+
+def _factory_init(factory, params, hyperparams):
+    return factory(hyperparams["learning_rate"], **{k: v for k, v in hyperparams.items() if k != "learning_rate"}
+                   ).init(params)
+
+
+def _optax_update(*values, transform, factory, treedef, names, hyperparams):
+    """New parameter values and new flat state leaves, from gradients, parameters and state leaves (and, last,
+    the values of ``hyperparams``, the learning rate first, for a transform built by ``factory`` from them)."""
     n = len(names)
+    if factory is not None:
+        held = dict(zip(hyperparams, values[len(values) - len(hyperparams):], strict=True))
+        values = values[:len(values) - len(hyperparams)]
+        transform = factory(held.pop("learning_rate"), **held)
     grads = dict(zip(names, values[:n], strict=True))
     params = dict(zip(names, values[n:2 * n], strict=True))
     old_leaves = values[2 * n:]

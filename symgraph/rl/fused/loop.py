@@ -49,11 +49,14 @@ Hyperparameters across seeds
 
 Each seed's learner state is a dict of arrays, and ``state_overrides={name: values}`` replaces entries of it
 with per-seed values (``values`` has a leading axis of one entry per seed). Anything the learner keeps in
-its state can so differ between the seeds of one compiled program: the on-policy learners keep a numeric
-learning rate in their optimizers' state (the entries ending in ``hyperparams/learning_rate``, which PPO's
-``anneal_lr`` scales; a callable ``lr`` is computed from the step count instead and is not an entry), and so
-are the other Adam/RMSProp hyperparameters (without ``anneal_lr``), step counters and the initial parameters
-themselves. The list of entries is ``learner.state.keys()``.
+its state can so differ between the seeds of one compiled program: the learners hold the hyperparameters
+users sweep as state entries (``learner.hyperparameter_variables()`` lists them by constructor argument: the
+numeric learning rates, entries ending in ``hyperparams/learning_rate``, which PPO's ``anneal_lr`` scales;
+``gamma``; PPO's ``eps_clip``, ``lam``, ``entropy_beta``, ``vf_coef``, ``clip_vf``; A2C's ``lam`` and
+``entropy_beta``, REINFORCE's ``entropy_beta``; ``tau`` below 1; SAC's fixed ``alpha``; see
+:mod:`symgraph.rl.learners.hyperparameters`), and so are step counters and the initial parameters
+themselves. A callable ``lr`` is computed from the step count instead and is not an entry. The list of
+entries is ``learner.state.keys()``.
 """
 
 import inspect

@@ -172,7 +172,7 @@ def _noise(learner, noise):
     return float(noise)
 
 
-def sample_batch(learner, buffer, key, *, draws=0, beta=None):
+def sample_batch(learner, buffer, key, *, draws=0, beta=None, gamma=None):
     """``(batch, indices)``: the ``gradient_steps`` minibatches of one update drawn from an on-device
     replay, as :meth:`~symgraph.rl.learners.off_policy.OffPolicyLearner.sample_batches` draws them from the
     host Buffer: a dict of :data:`~symgraph.rl.learners.off_policy.BATCH_FIELDS` arrays of shape
@@ -185,13 +185,16 @@ def sample_batch(learner, buffer, key, *, draws=0, beta=None):
         key: a PRNG key.
         draws: the minibatches drawn before (the step of a ``beta`` schedule; an int or an int array).
         beta: a prioritised buffer's importance-sampling exponent: a number or a schedule of ``draws``.
+        gamma: the discount (a number or a scalar array, e.g. the learner state's ``hyperparameters/gamma``
+            entry); None: ``learner.gamma``.
     """
     steps, size = learner.gradient_steps, learner.batch_size
 
     def one(key, draw):
         value = 0.0 if beta is None else (beta(draw) if callable(beta) else beta)
         drawn = replay.sample(buffer, key, size, beta=value, fields=("state", "action"))
-        targets = replay.n_step_targets(buffer, drawn["indices"], learner.gamma, learner.n_step)
+        targets = replay.n_step_targets(buffer, drawn["indices"], learner.gamma if gamma is None else gamma,
+                                        learner.n_step)
         return {"state": drawn["state"], "action": drawn["action"], "reward": targets["reward"],
                 "discount": targets["discount"], "next-state": targets["next-state"],
                 "weight": drawn["weights"]}, drawn["indices"]
@@ -205,8 +208,10 @@ def replay_update(learner, state, buffer, key, *, draws=0, beta=None):
     :meth:`~symgraph.rl.learners.off_policy.OffPolicyLearner.update_pure`, and for a prioritised learner the
     new priorities :math:`|\delta|` of the sampled transitions
     (:func:`~symgraph.rl.fused.replay.update_priorities`). ``metrics`` are the update's, ``"priority"`` left
-    out."""
-    batch, indices = sample_batch(learner, buffer, key, draws=draws, beta=beta)
+    out. The discount is the one held in ``state`` (so that ``rl.train``'s ``state_overrides`` can give each
+    seed its own)."""
+    gamma = state[learner.hyperparameter_variables()["gamma"][0].name]
+    batch, indices = sample_batch(learner, buffer, key, draws=draws, beta=beta, gamma=gamma)
     metrics, state = learner.update_pure(state, batch)
     priorities = metrics.pop("priority", None)
     if learner.prioritized:

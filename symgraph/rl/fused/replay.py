@@ -285,7 +285,8 @@ def n_step_targets(buffer, indices, gamma, n_step):
         buffer: a buffer with ``"reward"``, ``"terminal"`` and ``"next-state"`` fields (and ``"truncated"``
             when ``n_step > 1``).
         indices: int slots, as :func:`sample` returns.
-        gamma: the discount factor :math:`\\gamma` in ``[0, 1]``.
+        gamma: the discount factor :math:`\\gamma` in ``[0, 1]``: a number, or a scalar JAX array (e.g. the
+            learner state's ``hyperparameters/gamma`` entry, traced: not checked).
         n_step: the most rewards summed, a static int >= 1.
 
     Returns:
@@ -298,8 +299,10 @@ def n_step_targets(buffer, indices, gamma, n_step):
     """
     owner = "replay.n_step_targets"
     n_step = _positive_int(owner, "n_step", n_step, "the most rewards summed before bootstrapping")
-    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not 0.0 <= gamma <= 1.0:
-        raise ValueError(f"{owner}: gamma must be a number in [0, 1], got {gamma!r}")
+    if isinstance(gamma, jax.Array) and gamma.ndim == 0:
+        gamma = gamma.astype(jnp.float32)
+    elif isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"{owner}: gamma must be a number in [0, 1] or a scalar JAX array, got {gamma!r}")
     needed = ("reward", "terminal", "next-state") + (("truncated",) if n_step > 1 else ())
     missing = [f for f in needed if f not in buffer.data]
     if missing:

@@ -56,14 +56,8 @@ from symgraph.graph import Scope
 from symgraph.nodes import Placeholder, apply
 from symgraph.rl import losses
 from symgraph.rl.learners.base import records_config
-from symgraph.rl.learners.on_policy import (
-    OnPolicyLearner,
-    episode_limit,
-    make_optimizer,
-    positive_int,
-    real,
-    scan,
-)
+from symgraph.rl.learners.hyperparameters import finite, grad_norm_limit
+from symgraph.rl.learners.on_policy import OnPolicyLearner, env_from, episode_limit, make_optimizer, positive_int, scan
 from symgraph.rl.learners.reinforce import count_episode_ends, pad_rollout
 
 __all__ = ["ActorCritic"]
@@ -95,7 +89,7 @@ class ActorCritic(OnPolicyLearner):
         critic_lr: the critic's learning rate (default: ``lr``).
         entropy_beta: entropy bonus coefficient :math:`\beta` (default 0).
         normalize_advantage: standardise the advantages over each batch (default False, as SB3's A2C).
-        max_grad_norm: global-norm gradient clipping of each network, or None (default 0.5, as SB3).
+        max_grad_norm: global-norm gradient clipping of each network; None or 0: none (default 0.5, as SB3).
         optimizer: ``"adam"`` (default) or ``"rmsprop"``.
         n_envs, action_bounds, action_start, state_dtype, seed: see :class:`~symgraph.rl.learners.on_policy.
             OnPolicyLearner`.
@@ -104,6 +98,8 @@ class ActorCritic(OnPolicyLearner):
     ``policy_loss``, ``value_loss`` (before the critic steps), ``entropy``, ``grad_norm`` (actor),
     ``explained_variance`` and ``mean_return`` (mean :math:`G_t`).
     """
+
+    HYPERPARAMETERS = ("gamma", "lam", "entropy_beta")
 
     @records_config
     def __init__(self, state_shape, actions_shape, n_episodes, episode_length, actor, critic, lr=1e-3, gamma=0.99,
@@ -124,12 +120,13 @@ class ActorCritic(OnPolicyLearner):
             self.n_episodes = self.episode_length = None
             self.rollout_size = self.n_steps * positive_int(owner, "n_envs", n_envs)
         self.lr, self.critic_lr = lr, lr if critic_lr is None else critic_lr
-        self.gamma = real(owner, "gamma", gamma, 0.0, 1.0)
+        self._own_critic_lr = critic_lr is not None
+        self.gamma = finite(owner, "gamma", gamma, 0.0, 1.0)
         self.train_v_iters = positive_int(owner, "train_v_iters", train_v_iters)
-        self.lam = real(owner, "lam", lam, 0.0, 1.0)
-        self.entropy_beta = real(owner, "entropy_beta", entropy_beta)
+        self.lam = finite(owner, "lam", lam, 0.0, 1.0)
+        self.entropy_beta = finite(owner, "entropy_beta", entropy_beta, 0.0)
         self.normalize_advantage = bool(normalize_advantage)
-        self.max_grad_norm = real(owner, "max_grad_norm", max_grad_norm, 0.0, allow_none=True) or None
+        self.max_grad_norm = grad_norm_limit(owner, max_grad_norm)
         self.optimizer_name = optimizer
         super().__init__(state_shape, actions_shape, actor, critic, n_envs=n_envs, action_bounds=action_bounds,
                          action_start=action_start, state_dtype=state_dtype, seed=seed)
@@ -147,13 +144,14 @@ class ActorCritic(OnPolicyLearner):
             actor, critic = self.actor.apply(states), self.critic.apply(states)
             entropy = T.sum(weights * actor.entropy) / T.sum(weights)
             policy_loss = apply(losses.policy_gradient_loss, (actor.log_prob(actions), advantages, weights))
-            self.actor_optimizer = make_optimizer("ActorCritic", "actor_optimizer",
-                                                  policy_loss - self.entropy_beta * entropy, self.actor.params,
+            loss = policy_loss - self._hyperparameters["entropy_beta"] * entropy
+            self.actor_optimizer = make_optimizer("ActorCritic", "actor_optimizer", loss, self.actor.params,
                                                   self.lr, self.max_grad_norm, self.optimizer_name)
             value_loss = apply(_value_loss, (critic.values, targets, weights))
             self.critic_optimizer = make_optimizer("ActorCritic", "critic_optimizer", value_loss,
                                                    self.critic.params, self.critic_lr, self.max_grad_norm,
-                                                   self.optimizer_name)
+                                                   self.optimizer_name,
+                                                   argument="critic_lr" if self._own_critic_lr else "lr")
             self._actor_fn = function(states, actions, advantages, weights,
                                       outputs=[policy_loss, entropy, self.actor_optimizer.grad_norm],
                                       updates=self.actor_optimizer.updates, seed=self.function_seed(),
@@ -164,6 +162,11 @@ class ActorCritic(OnPolicyLearner):
 
     def _pure_functions(self):
         return super()._pure_functions() + [self._actor_fn, self._critic_fn]
+
+    def _learning_rates(self):
+        if self._own_critic_lr:
+            return {"lr": [self.actor_optimizer], "critic_lr": [self.critic_optimizer]}
+        return {"lr": [self.actor_optimizer, self.critic_optimizer]}
 
     def rollout_ready(self, buffer):
         """n-step mode: ``n_steps`` rows stored; episodic mode: ``n_episodes`` episodes ended."""
@@ -181,7 +184,7 @@ class ActorCritic(OnPolicyLearner):
     def update_pure(self, state, batch):
         """One A2C update as a pure function: ``(metrics, new_state)``."""
         states, next_states, raw, _, values, state = self._flat_inputs(state, batch, need_log_probs=False)
-        targets, state = self._lambda_returns(state, batch, next_states, values, self.lam)
+        targets, state = self._lambda_returns(state, batch, next_states, values)
         mask = jnp.broadcast_to(batch["real"][:, None], targets.shape).astype(jnp.float32).reshape(-1)
         n_real = jnp.maximum(mask.sum(), 1.0)
         weights = mask * mask.shape[0] / n_real
@@ -213,19 +216,21 @@ class ActorCritic(OnPolicyLearner):
     @records_config
     def from_env(cls, env, *, n_steps=None, n_episodes=None, episode_length=None, actor=None, critic=None,
                  hidden=(64, 64), activation="tanh", actions_distribution=None, log_std_init=0.0, **kwargs):
-        """An A2C learner for ``env``'s spaces (single or vector gymnasium env; see
+        """An A2C learner for ``env``'s spaces (single or vector gymnasium env, or an env id; see
         :meth:`symgraph.rl.PPO.from_env` for the networks built). With neither ``n_steps`` nor
         ``n_episodes``, n-step mode with ``n_steps=5`` (A3C's and SB3's default); with ``n_episodes``,
         episodic mode, ``episode_length`` defaulting to the env's time limit (1000 if none). ``**kwargs``
         are the other constructor arguments."""
-        info, options, actor, critic = cls._networks_from_env(env, actor, critic, hidden, activation,
-                                                              actions_distribution, log_std_init, True)
+        with env_from(env) as env:
+            info, options, actor, critic = cls._networks_from_env(env, actor, critic, hidden, activation,
+                                                                  actions_distribution, log_std_init, True)
+            limit = episode_limit(env)
         if n_episodes is None and episode_length is None:
             options["n_steps"] = 5 if n_steps is None else n_steps
         else:
             if n_steps is not None:
                 options["n_steps"] = n_steps
             elif episode_length is None:
-                episode_length = episode_limit(env) or 1000
+                episode_length = limit or 1000
         options.update(kwargs)
         return cls(info.obs_shape, info.action_shape, n_episodes, episode_length, actor, critic, **options)

@@ -72,6 +72,7 @@ from symgraph.nodes import Placeholder, Tensor, Variable, apply, item
 from symgraph.rl import losses
 from symgraph.rl.agents import hard_updates, polyak_updates
 from symgraph.rl.learners.base import records_config
+from symgraph.rl.learners.hyperparameters import finite, grad_norm_limit
 from symgraph.rl.learners.off_policy import OffPolicyLearner, env_spaces
 from symgraph.rl.networks import CNNCritic, MLPCritic
 
@@ -148,12 +149,6 @@ def _categorical_loss(log_p_tm1, a_tm1, r_t, discount_t, log_p_t, q_t_selector, 
 # The learner
 
 
-def _positive(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{owner}: {name} must be a number > 0, got {value!r}")
-    return float(value)
-
-
 class DQN(OffPolicyLearner):
     """Deep Q-learning with independent switches for Double, Dueling, Noisy, n-step, prioritised and
     categorical (C51) DQN (see the module docstring for the maths and the papers).
@@ -178,7 +173,7 @@ class DQN(OffPolicyLearner):
         epsilon: ε-greedy exploration rate: a number, or a schedule of the number of exploring actions
             taken so far (e.g. ``nn.schedules.linear(1.0, 0.05, 10_000)``, the default; 0 with ``noisy``).
         huber: the Huber loss (Mnih et al. 2015) rather than the squared error (ignored by ``categorical``).
-        max_grad_norm: clip the gradients to this global norm (None: no clipping).
+        max_grad_norm: clip the gradients to this global norm (None or 0: no clipping).
         gradient_steps: gradient steps per :meth:`update` call (one compiled call).
         hidden: the hidden sizes of the default MLP critic.
         noisy_sigma0: NoisyNet's :math:`\\sigma_0` (0.5).
@@ -210,7 +205,9 @@ class DQN(OffPolicyLearner):
         if self.categorical:
             if isinstance(atoms, bool) or not isinstance(atoms, numbers.Integral) or atoms < 2:
                 raise ValueError(f"{owner}: atoms must be an int >= 2 (C51 uses 51), got {atoms!r}")
-        if not (isinstance(v_min, numbers.Real) and isinstance(v_max, numbers.Real)) or not v_min < v_max:
+        v_min = finite(owner, "v_min", v_min)
+        v_max = finite(owner, "v_max", v_max)
+        if not v_min < v_max:
             raise ValueError(f"{owner}: the categorical support needs v_min < v_max, got v_min={v_min!r}, "
                              f"v_max={v_max!r}; choose bounds around the returns, e.g. v_min=0, v_max=500 "
                              f"for CartPole")
@@ -221,12 +218,9 @@ class DQN(OffPolicyLearner):
             raise ValueError(f"{owner}: target_update_period must be an int >= 1 (gradient steps), got "
                              f"{target_update_period!r}")
         self.target_update_period = int(target_update_period)
-        if isinstance(tau, bool) or not isinstance(tau, numbers.Real) or not 0 < tau <= 1:
-            raise ValueError(f"{owner}: tau must be a number in (0, 1] (1: hard target copies), got {tau!r}")
-        self.tau = float(tau)
-        if max_grad_norm is not None:
-            max_grad_norm = _positive(owner, "max_grad_norm", max_grad_norm)
-        self.max_grad_norm = max_grad_norm
+        self.tau = finite(owner, "tau", tau, 0.0, 1.0, low_open=True)
+        self.max_grad_norm = grad_norm_limit(owner, max_grad_norm)
+        noisy_sigma0 = finite(owner, "noisy_sigma0", noisy_sigma0, 0.0)
         if epsilon is None:
             epsilon = 0.0 if self.noisy else schedules.linear(1.0, 0.05, 10_000)
 
@@ -274,7 +268,8 @@ class DQN(OffPolicyLearner):
             node = apply(_q_loss, (self._q(online), *common, self._q(target_next), selector, batch["weight"]),
                          {"double": self.double, "huber": self.huber}, name="q_loss")
         loss, errors = item(node, 0), item(node, 1)
-        self.optimizer = Adam(loss, lr, params=self.critic.params, max_grad_norm=self.max_grad_norm)
+        self.optimizer = Adam(loss, self._rate("optimizer", lr), params=self.critic.params,
+                              max_grad_norm=self.max_grad_norm)
         outputs = {"loss": loss, "q": T.mean(T.max(self._q(online), axis=-1)),
                    "grad_norm": self.optimizer.grad_norm}
         if self.prioritized:
@@ -282,7 +277,8 @@ class DQN(OffPolicyLearner):
         self._add_phase("train", ("state", "action", "reward", "discount", "next-state", "weight"), outputs,
                         self.optimizer.updates)
         pairs = self.critic.pairs(self.target)
-        targets = hard_updates(pairs) if self.tau == 1.0 else polyak_updates(pairs, self.tau)
+        tau = self._polyak(self.tau)
+        targets = hard_updates(pairs) if self.tau == 1.0 else polyak_updates(pairs, tau)
         self._add_phase("target_update", (), None, targets, period=self.target_update_period)
 
     def _build_act(self, state_dtype, epsilon):

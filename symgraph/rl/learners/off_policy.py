@@ -59,11 +59,13 @@ import numpy as np
 import symgraph.tensor as T
 from symgraph.errors import format_shape
 from symgraph.function import function
+from symgraph.nn.optimizers import check_lr
 from symgraph.nodes import Placeholder, Variable
 from symgraph.rl.buffer import Buffer
 from symgraph.rl.envs import make_env, space_info
 from symgraph.rl.fused.envs import as_jax_env, is_jax_env
 from symgraph.rl.learners.base import Learner
+from symgraph.rl.learners.hyperparameters import Hyperparameters, check_seed, finite
 from symgraph.rl.noise import GaussianNoise, OrnsteinUhlenbeckNoise
 from symgraph.shared_jit import SharedJit
 
@@ -92,14 +94,6 @@ def _count(owner, name, value, minimum=1):
     return int(value)
 
 
-def _unit(owner, name, value, open_low=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-            0.0 < value <= 1.0 if open_low else 0.0 <= value <= 1.0):
-        interval = "(0, 1]" if open_low else "[0, 1]"
-        raise ValueError(f"{owner}: {name} must be a number in {interval}, got {value!r}")
-    return float(value)
-
-
 class OffPolicyLearner(Learner):
     """Base of the replay-based learners (see the module docstring).
 
@@ -120,9 +114,9 @@ class OffPolicyLearner(Learner):
     def __init__(self, state_shape, actions_shape, batch_size, gamma, *, gradient_steps=1, n_step=1,
                  prioritized=False, seed=None):
         owner = type(self).__name__
-        super().__init__(state_shape, actions_shape, seed)
+        super().__init__(state_shape, actions_shape, check_seed(owner, seed))
         self.batch_size = _count(owner, "batch_size", batch_size)
-        self.gamma = _unit(owner, "gamma", gamma)
+        self.gamma = finite(owner, "gamma", gamma, 0.0, 1.0)
         self.gradient_steps = _count(owner, "gradient_steps", gradient_steps)
         if isinstance(n_step, bool) or not isinstance(n_step, numbers.Integral) or n_step < 1:
             raise ValueError(f"{owner}: n_step must be an int >= 1 (the number of rewards summed before "
@@ -134,6 +128,46 @@ class OffPolicyLearner(Learner):
         with self.graph:
             #: int32 Variable counting the gradient steps made (drives the periodic phases).
             self.gradient_step = Variable(np.int32(0), name="gradient_step", trainable=False)
+            # gamma's state entry is what a compiled loop with an on-device replay discounts with (the host
+            # replay computes the discounts of its minibatches from ``self.gamma``)
+            self._held = Hyperparameters()
+            self._held.hold("gamma", self.gamma)
+            self._hyperparameters = self._held.variables
+        self._rate_arguments = {}
+
+    def _hold(self, name, value):
+        """``value`` held in the state Variable ``hyperparameters/<name>`` (call inside ``self.graph``)."""
+        return self._held.hold(name, value)
+
+    def _polyak(self, tau):
+        """The coefficient of :func:`soft_updates` for ``tau``: 1.0 (hard copies, no Variable), else ``tau``
+        held in the state Variable ``hyperparameters/tau``."""
+        return 1.0 if tau == 1.0 else self._hold("tau", tau)
+
+    def hyperparameter_variables(self):
+        """``{constructor argument: [Variables holding its value]}``: ``gamma`` (read by the compiled loop of
+        :func:`symgraph.rl.train`; the host replay discounts with ``self.gamma``), the numeric learning rates
+        of the optimizers, ``tau`` (below 1) and SAC's fixed ``alpha``. Their state entries are what
+        ``rl.train(..., state_overrides=...)`` overrides per seed."""
+        held = {name: [variable] for name, variable in self._hyperparameters.items()}
+        for name, optimizers in self._learning_rates().items():
+            variables = [opt.lr_variable for opt in optimizers if opt.lr_variable is not None]
+            if variables:
+                held[name] = variables
+        return held
+
+    def _rate(self, optimizer, lr, own=None, argument="lr"):
+        """The learning rate of the optimizer attribute ``optimizer``: ``own`` (the argument ``argument``, e.g.
+        ``critic_lr``) when given, else ``lr``; checked, and recorded for :meth:`hyperparameter_variables`."""
+        self._rate_arguments[optimizer] = "lr" if own is None else argument
+        return check_lr(type(self).__name__, lr) if own is None else check_lr(type(self).__name__, own, argument)
+
+    def _learning_rates(self):
+        """``{constructor argument: [optimizers whose learning rate it sets]}``."""
+        groups = {}
+        for optimizer, argument in self._rate_arguments.items():
+            groups.setdefault(argument, []).append(getattr(self, optimizer))
+        return groups
 
     # -----------------------------------------------------------------------------------------------------
     # Building (subclasses)
@@ -171,6 +205,7 @@ class OffPolicyLearner(Learner):
                 else:
                     names[name] = None
         names[self.gradient_step.name] = None
+        names.update({v.name: None for v in self._hyperparameters.values()})
         variables = self.graph.variables
         self._state_variables = [variables[n] for n in names]
         written = {v for phase in self._phases for v in phase.updated} | {self.gradient_step}
@@ -527,13 +562,15 @@ class ContinuousActions:
 
 def soft_updates(pairs, tau, new_values=None):
     """``{target: target + tau * (source - target)}`` for ``(source, target)`` Variable pairs (Polyak
-    averaging; ``tau = 1`` copies), where ``new_values`` (e.g. an optimizer's ``updates``) may give the
-    source's value after this call's step instead of the Variable's current one."""
+    averaging; ``tau`` a number or a scalar node, e.g. the Variable holding it; the number 1 copies), where
+    ``new_values`` (e.g. an optimizer's ``updates``) may give the source's value after this call's step
+    instead of the Variable's current one."""
     new_values = new_values or {}
+    hard = isinstance(tau, numbers.Real) and tau == 1.0
     updates = {}
     for source, target in pairs:
         value = new_values.get(source, source)
-        if tau == 1.0 or not jnp.issubdtype(target.dtype, jnp.floating):
+        if hard or not jnp.issubdtype(target.dtype, jnp.floating):
             updates[target] = value
         else:
             updates[target] = target + T.cast(tau, target.dtype) * (value - target)

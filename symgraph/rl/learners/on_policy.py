@@ -46,9 +46,9 @@ is the learner's state as a dict, :meth:`OnPolicyLearner.update_pure` the update
 and of a rollout, and :meth:`OnPolicyLearner.set_state` writes a state back.
 """
 
+import contextlib
 import math
 import numbers
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -63,9 +63,10 @@ from symgraph.graph import Scope
 from symgraph.nodes import Placeholder, Variable, apply
 from symgraph.rl import returns
 from symgraph.rl.agents import Actor, Critic, resolve_distribution
-from symgraph.rl.envs import space_info
+from symgraph.rl.envs import make_env, space_info
 from symgraph.rl.fused.envs import as_jax_env, is_jax_env
 from symgraph.rl.learners.base import Learner
+from symgraph.rl.learners.hyperparameters import Hyperparameters, check_seed, finite
 from symgraph.rl.networks import CNNActor, CNNCritic, MLPActor, MLPCritic
 from symgraph.shared_jit import SharedJit
 
@@ -145,10 +146,15 @@ class OnPolicyLearner(Learner):
         seed: the learner's seed.
     """
 
+    #: The constructor arguments held as state Variables (see
+    #: :mod:`~symgraph.rl.learners.hyperparameters`; the learning rates are in the optimizers), read from the
+    #: attributes of the same name (None: not held).
+    HYPERPARAMETERS = ()
+
     def __init__(self, state_shape, actions_shape, actor, critic, *, n_envs=1, action_bounds=None,
                  action_start=0, state_dtype="float32", seed=None):
-        super().__init__(state_shape, actions_shape, seed)
         owner = type(self).__name__
+        super().__init__(state_shape, actions_shape, check_seed(owner, seed))
         self.n_envs = positive_int(owner, "n_envs", n_envs)
         self.action_start = int(action_start)
         self._build_networks(actor, critic, state_dtype)
@@ -156,6 +162,11 @@ class OnPolicyLearner(Learner):
         self._set_bounds(action_bounds)
         with self.graph, Scope(owner.lower()) as scope:
             self.scope = scope.path
+            held = Hyperparameters()
+            for name in self.HYPERPARAMETERS:
+                if getattr(self, name) is not None:
+                    held.hold(name, getattr(self, name))
+            self._hyperparameters = held.variables
             self._build_acting()
             self._key = Variable(np.asarray(jax.random.PRNGKey(self.function_seed() % 2**32)), name="update_key",
                                  trainable=False)
@@ -364,7 +375,7 @@ class OnPolicyLearner(Learner):
                         keys[name] = fn
                     else:
                         names[name] = self.graph.variables[name]
-            for variable in (self._key, self._updates_done):
+            for variable in (self._key, self._updates_done, *self._hyperparameters.values()):
                 names[variable.name] = variable
             self._state_variables, self._state_keys = names, keys
         state = {name: v.device_value for name, v in self._state_variables.items()}
@@ -392,6 +403,26 @@ class OnPolicyLearner(Learner):
     def rollout_ready(self, buffer):
         """Whether ``buffer`` holds what one update needs (subclasses)."""
         raise NotImplementedError
+
+    def hyperparameter_variables(self):
+        """``{constructor argument: [Variables holding its value]}``: the numeric hyperparameters held as
+        state (:mod:`~symgraph.rl.learners.hyperparameters`), the numeric learning rates included (a schedule
+        is not state). Their state entries are what ``rl.train(..., state_overrides=...)`` overrides per
+        seed."""
+        held = {name: [variable] for name, variable in self._hyperparameters.items()}
+        for name, optimizers in self._learning_rates().items():
+            variables = [opt.lr_variable for opt in optimizers if opt.lr_variable is not None]
+            if variables:
+                held[name] = variables
+        return held
+
+    def _learning_rates(self):
+        """``{constructor argument: [optimizers whose learning rate it sets]}`` (subclasses)."""
+        raise NotImplementedError
+
+    def _hyperparameter(self, state, name):
+        """The value of the hyperparameter ``name`` in ``state`` (a float32 scalar)."""
+        return state[self._hyperparameters[name].name]
 
     def _check_buffer(self, buffer):
         owner = type(self).__name__
@@ -474,13 +505,14 @@ class OnPolicyLearner(Learner):
                 values = out[1].reshape(t, e)
         return states, next_states, raw, log_probs, values, state
 
-    def _lambda_returns(self, state, batch, next_states, values, lam):
-        """:math:`G_t` (the module docstring's lambda-return) ``(T, E)``, bootstrapped with the critic."""
+    def _lambda_returns(self, state, batch, next_states, values):
+        """:math:`G_t` (the module docstring's lambda-return) ``(T, E)``, bootstrapped with the critic, with
+        the ``gamma`` and ``lam`` held in ``state``."""
         rewards = batch["reward"]
         next_values, state = self._value_fn.pure(state, next_states)
         next_values = next_values.reshape(rewards.shape)
-        discounts = self.gamma * (1.0 - batch["terminal"].astype(jnp.float32))
-        lams = lam * (1.0 - batch["truncated"].astype(jnp.float32))
+        discounts = self._hyperparameter(state, "gamma") * (1.0 - batch["terminal"].astype(jnp.float32))
+        lams = self._hyperparameter(state, "lam") * (1.0 - batch["truncated"].astype(jnp.float32))
         return returns.lambda_returns(rewards, discounts, jax.lax.stop_gradient(next_values), lams), state
 
     def _key_split(self, state):
@@ -497,6 +529,7 @@ class OnPolicyLearner(Learner):
                            needs_critic):
         """``(space info, learner keyword arguments, actor factory, critic factory)`` for ``env``'s spaces."""
         owner = f"{cls.__name__}.from_env"
+        log_std_init = finite(owner, "log_std_init", log_std_init)
         env = as_jax_env(env) if is_jax_env(env) else env
         info = space_info(env)
         if info.n_states is not None or len(info.obs_shape) == 0:
@@ -557,6 +590,21 @@ class OnPolicyLearner(Learner):
         return info, kwargs, actor, critic
 
 
+@contextlib.contextmanager
+def env_from(env):
+    """``env`` itself, or for an env id (a string, as the off-policy learners' ``from_env`` take) the env made
+    from it with :func:`symgraph.rl.envs.make_env`, closed on exit (``from_env`` reads its spaces and time
+    limit; it never steps it)."""
+    if not isinstance(env, str):
+        yield env
+        return
+    made = make_env(env, record_stats=False, validate=0)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
 def episode_limit(env):
     """The env's registered episode limit (its spec's ``max_episode_steps``; a gymnax env's
     ``max_steps_in_episode``), or None."""
@@ -567,42 +615,38 @@ def episode_limit(env):
     return getattr(spec, "max_episode_steps", None)
 
 
-class _ScaledLrState(NamedTuple):
-    """The state of :func:`_scale_by_scaled_lr`: the step count and the learning rate (named like
-    ``optax.inject_hyperparams``' entry, so that it is found and overridden the same way)."""
-
-    count: jax.Array
-    hyperparams: dict
-
-
 def _scale_by_scaled_lr(lr, scale):
-    """``u <- -lr * scale(count) * u`` with ``lr`` held in the state. The same arithmetic as optax's
+    """``u <- -lr * scale(count) * u``, with its own step count in the state. The same arithmetic as optax's
     ``scale_by_learning_rate`` with the schedule ``lambda count: lr * scale(count)`` (one multiply per
     parameter), where ``optax.inject_hyperparams`` followed by ``optax.scale_by_schedule`` made PPO's update
-    8-15% slower on the CPU."""
+    8-15% slower on the CPU. ``lr`` is the value :class:`~symgraph.nn.optimizers.Optimizer` reads from its
+    learning-rate Variable."""
 
     def init(params):
         del params
-        return _ScaledLrState(jnp.zeros([], jnp.int32), {"learning_rate": jnp.float32(lr)})
+        return optax.ScaleByScheduleState(jnp.zeros([], jnp.int32))
 
     def update(updates, state, params=None):
         del params
-        step = -state.hyperparams["learning_rate"] * scale(state.count)
+        step = -lr * scale(state.count)
         updates = jax.tree_util.tree_map(lambda u: (step * u).astype(u.dtype), updates)
-        return updates, _ScaledLrState(optax.safe_increment(state.count), state.hyperparams)
+        return updates, optax.ScaleByScheduleState(optax.safe_increment(state.count))
 
     return optax.GradientTransformation(init, update)
 
 
-def make_optimizer(owner, name, loss, params, lr, max_grad_norm, optimizer="adam", lr_scale=None):
+def make_optimizer(owner, name, loss, params, lr, max_grad_norm, optimizer="adam", lr_scale=None,
+                   argument="lr"):
     """Adam (eps 1e-5, as SB3's and PureJaxRL's PPO) or RMSProp (decay 0.99, eps 1e-5, as SB3's A2C).
 
-    A numeric ``lr`` is held in the optimizer's state (``optax.inject_hyperparams``; the learner's state entry
-    whose name ends in ``hyperparams/learning_rate``), so that a compiled loop can give each seed its own
-    (:func:`symgraph.rl.train`'s ``state_overrides``); a schedule is evaluated from the step count.
-    ``lr_scale`` (Adam only): a function of the step count multiplying the numeric ``lr``, e.g. PPO's linear
-    annealing, which keeps ``lr`` itself a state entry (see :func:`_scale_by_scaled_lr`). The optimizer's
-    ``.lr`` node is the learning rate of the next update, read from the state."""
+    A numeric ``lr`` is held in a float32 Variable of the optimizer (the learner's state entry whose name ends
+    in ``hyperparams/learning_rate``, see :class:`~symgraph.nn.optimizers.Optimizer`), not compiled into the
+    update, so that learners differing in their learning rate share one compiled update and a compiled loop
+    can give each seed its own (:func:`symgraph.rl.train`'s ``state_overrides``); a schedule is evaluated from
+    the step count. ``lr_scale`` (Adam only): a function of the step count multiplying the numeric ``lr``,
+    e.g. PPO's linear annealing, which keeps ``lr`` itself a state entry (see :func:`_scale_by_scaled_lr`).
+    The optimizer's ``.lr`` node is the learning rate of the next update, read from the state. ``argument``
+    names the constructor argument in errors (``"critic_lr"``...)."""
     if optimizer not in ("adam", "rmsprop"):
         raise ValueError(f"{owner}: optimizer must be 'adam' or 'rmsprop', got {optimizer!r}")
     if callable(lr):
@@ -610,18 +654,23 @@ def make_optimizer(owner, name, loss, params, lr, max_grad_norm, optimizer="adam
             return nn.optimizers.Adam(loss, lr=lr, eps=1e-5, params=params, max_grad_norm=max_grad_norm, name=name)
         return nn.optimizers.RMSProp(loss, lr=lr, decay=0.99, eps=1e-5, params=params,
                                      max_grad_norm=max_grad_norm, name=name)
-    lr = real(owner, "lr", lr, 0.0)
+    lr = finite(owner, argument, lr, 0.0)
     if lr_scale is not None:
         if optimizer != "adam":
             raise ValueError(f"{owner}: a scaled learning rate (lr_scale) is implemented for Adam only, got "
                              f"optimizer={optimizer!r}")
-        transform = optax.chain(optax.scale_by_adam(eps=1e-5), _scale_by_scaled_lr(lr, lr_scale))
+
+        def transform(rate):
+            return optax.chain(optax.scale_by_adam(eps=1e-5), _scale_by_scaled_lr(rate, lr_scale))
+        numbers = {}
     elif optimizer == "adam":
-        transform = optax.inject_hyperparams(optax.adam)(learning_rate=lr, eps=1e-5)
+        transform, numbers = optax.adam, {"b1": 0.9, "b2": 0.999, "eps": 1e-5, "eps_root": 0.0}
     else:
-        transform = optax.inject_hyperparams(optax.rmsprop)(learning_rate=lr, decay=0.99, eps=1e-5)
-    # .lr is read from the state below, not from the constant the Optimizer would make of lr
-    result = nn.optimizers.Optimizer(transform, loss, params, max_grad_norm=max_grad_norm, name=name)
-    base = next(v for v in result.state_variables if v.name.endswith("hyperparams/learning_rate"))
-    result.lr = base if lr_scale is None else base * apply(lr_scale, (result.step,), name="lr_scale")
+        transform, numbers = optax.rmsprop, {"decay": 0.99, "eps": 1e-5, "initial_scale": 0.0}
+    # the optimizer's own numbers are state too, as when optax.inject_hyperparams held them: the program then
+    # computes with them exactly as it did (the trained parameters are the same)
+    result = nn.optimizers.Optimizer(transform, loss, params, lr=lr, max_grad_norm=max_grad_norm, name=name,
+                                     hyperparams=numbers)
+    if lr_scale is not None:
+        result.lr = result.lr_variable * apply(lr_scale, (result.step,), name="lr_scale")
     return result

@@ -48,14 +48,8 @@ from symgraph.graph import Scope
 from symgraph.nodes import Placeholder, apply
 from symgraph.rl import losses
 from symgraph.rl.learners.base import records_config
-from symgraph.rl.learners.on_policy import (
-    OnPolicyLearner,
-    _standardize,
-    make_optimizer,
-    positive_int,
-    real,
-    scan,
-)
+from symgraph.rl.learners.hyperparameters import finite, grad_norm_limit
+from symgraph.rl.learners.on_policy import OnPolicyLearner, _standardize, env_from, make_optimizer, positive_int, scan
 
 __all__ = ["PPO"]
 
@@ -90,7 +84,7 @@ class PPO(OnPolicyLearner):
             PureJaxRL; ``vf_coef=1`` matches SB3's ``vf_coef=0.5`` with its plain mean squared error).
         clip_vf: clip range :math:`\epsilon_V` of the value loss around the stored values (PPO2,
             PureJaxRL), or None for the plain squared error (SB3's default).
-        max_grad_norm: global-norm gradient clipping, or None.
+        max_grad_norm: global-norm gradient clipping; None or 0: none.
         normalize_advantage: standardise the advantages within each minibatch.
         anneal_lr, anneal_clip: anneal the learning rate / :math:`\epsilon` linearly to 0 over
             ``total_steps`` environment steps (needs ``total_steps`` and a numeric ``lr``).
@@ -110,6 +104,8 @@ class PPO(OnPolicyLearner):
     ``explained_variance`` of the returns by the values, ``lr`` and ``clip``.
     """
 
+    HYPERPARAMETERS = ("eps_clip", "gamma", "entropy_beta", "lam", "vf_coef", "clip_vf")
+
     @records_config
     def __init__(self, state_shape, actions_shape, batch_size, actor, critic, lr=1e-3, K_epochs=80, eps_clip=0.2,
                  gamma=0.99, entropy_beta=0.01, *, n_steps=2048, n_envs=1, lam=0.95, vf_coef=0.5, clip_vf=None,
@@ -118,14 +114,14 @@ class PPO(OnPolicyLearner):
         owner = "PPO"
         self.batch_size = positive_int(owner, "batch_size", batch_size)
         self.K_epochs = positive_int(owner, "K_epochs", K_epochs)
-        self.eps_clip = real(owner, "eps_clip", eps_clip, 0.0)
-        self.gamma = real(owner, "gamma", gamma, 0.0, 1.0)
-        self.entropy_beta = real(owner, "entropy_beta", entropy_beta)
+        self.eps_clip = finite(owner, "eps_clip", eps_clip, 0.0)
+        self.gamma = finite(owner, "gamma", gamma, 0.0, 1.0)
+        self.entropy_beta = finite(owner, "entropy_beta", entropy_beta, 0.0)
         self.n_steps = positive_int(owner, "n_steps", n_steps)
-        self.lam = real(owner, "lam", lam, 0.0, 1.0)
-        self.vf_coef = real(owner, "vf_coef", vf_coef, 0.0)
-        self.clip_vf = real(owner, "clip_vf", clip_vf, 0.0, allow_none=True)
-        self.max_grad_norm = real(owner, "max_grad_norm", max_grad_norm, 0.0, allow_none=True) or None
+        self.lam = finite(owner, "lam", lam, 0.0, 1.0)
+        self.vf_coef = finite(owner, "vf_coef", vf_coef, 0.0)
+        self.clip_vf = finite(owner, "clip_vf", clip_vf, 0.0, allow_none=True)
+        self.max_grad_norm = grad_norm_limit(owner, max_grad_norm)
         self.normalize_advantage = bool(normalize_advantage)
         self.anneal_lr, self.anneal_clip = bool(anneal_lr), bool(anneal_clip)
         self.total_steps = positive_int(owner, "total_steps", total_steps, allow_none=True)
@@ -179,11 +175,12 @@ class PPO(OnPolicyLearner):
             values = critic.values
             adv = _standardize(advantages, T.ones_like(advantages)) if self.normalize_advantage else advantages
             policy_loss = apply(losses.clipped_surrogate_loss, (log_probs, old_log_probs, adv, clip))
+            held = self._hyperparameters
             if self.clip_vf is None:
                 value_loss = apply(losses.ppo_value_loss, (values, targets))
             else:
-                value_loss = apply(losses.ppo_value_loss, (values, targets, old_values, self.clip_vf))
-            loss = policy_loss + self.vf_coef * value_loss - self.entropy_beta * entropy
+                value_loss = apply(losses.ppo_value_loss, (values, targets, old_values, held["clip_vf"]))
+            loss = policy_loss + held["vf_coef"] * value_loss - held["entropy_beta"] * entropy
             self.optimizer = make_optimizer("PPO", "adam", loss, self.actor.params + self.critic.params, self.lr,
                                             self.max_grad_norm, lr_scale=self._lr_scale())
             log_ratio = log_probs - old_log_probs
@@ -200,6 +197,9 @@ class PPO(OnPolicyLearner):
     def _pure_functions(self):
         return super()._pure_functions() + [self._train_fn, self._lr_fn]
 
+    def _learning_rates(self):
+        return {"lr": [self.optimizer]}
+
     def rollout_ready(self, buffer):
         """Whether ``buffer`` holds ``n_steps`` rows."""
         return buffer.n_envs is not None and len(buffer) >= self.rollout_size
@@ -211,7 +211,7 @@ class PPO(OnPolicyLearner):
         """The whole PPO update as a pure function: ``(metrics, new_state)`` from the learner's ``state``
         (see :attr:`state`) and a rollout ``batch`` (time-major arrays of the buffer's fields)."""
         states, next_states, raw, old_log_probs, old_values, state = self._flat_inputs(state, batch)
-        targets, state = self._lambda_returns(state, batch, next_states, old_values, self.lam)
+        targets, state = self._lambda_returns(state, batch, next_states, old_values)
         advantages = (targets - old_values).reshape(-1)
         targets, old_values, old_log_probs = targets.reshape(-1), old_values.reshape(-1), old_log_probs.reshape(-1)
         n, b = advantages.shape[0], self.batch_size
@@ -219,7 +219,7 @@ class PPO(OnPolicyLearner):
             raise ValueError(f"PPO.update: the rollout holds {n} transitions, fewer than batch_size={b}")
         n_minibatches = n // b
         done = state[self._updates_done.name]
-        clip = jnp.float32(self.eps_clip)
+        clip = self._hyperparameter(state, "eps_clip")
         if self.anneal_clip:
             clip = clip * self._progress_left(done).astype(jnp.float32)
         lr, _ = self._lr_fn.pure(state)
@@ -254,7 +254,7 @@ class PPO(OnPolicyLearner):
     @records_config
     def from_env(cls, env, *, batch_size=64, actor=None, critic=None, hidden=(64, 64), activation="tanh",
                  actions_distribution=None, log_std_init=0.0, **kwargs):
-        """A PPO learner for ``env``'s spaces (a single or vector gymnasium env).
+        """A PPO learner for ``env``'s spaces (a single or vector gymnasium env, a gymnax env, or an env id).
 
         Builds an MLP actor and critic (``hidden`` layers of ``activation``; Nature-DQN CNNs for uint8
         image observations, channels first when the first axis is the smallest, e.g. stacked frames), a
@@ -264,7 +264,7 @@ class PPO(OnPolicyLearner):
         ``action_bounds`` and ``action_start`` come from the env.
 
         Args:
-            env: the environment (its spaces are read; it is not stepped).
+            env: the environment (its spaces are read; it is not stepped), or an env id (made, read, closed).
             batch_size: as the constructor (default 64, SB3's).
             actor, critic: factories ``f(states) -> Actor/Critic`` replacing the ready-made networks.
             hidden, activation: the MLPs' hidden layers.
@@ -273,7 +273,8 @@ class PPO(OnPolicyLearner):
             log_std_init: initial log-std of a Gaussian policy (in units of half the action range).
             **kwargs: the other constructor arguments (``lr``, ``K_epochs``, ``n_steps``, ``seed``...).
         """
-        info, options, actor, critic = cls._networks_from_env(env, actor, critic, hidden, activation,
-                                                              actions_distribution, log_std_init, True)
+        with env_from(env) as env:
+            info, options, actor, critic = cls._networks_from_env(env, actor, critic, hidden, activation,
+                                                                  actions_distribution, log_std_init, True)
         options.update(kwargs)
         return cls(info.obs_shape, info.action_shape, batch_size, actor, critic, **options)

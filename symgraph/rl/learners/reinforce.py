@@ -37,13 +37,8 @@ from symgraph.graph import Scope
 from symgraph.nodes import Placeholder, apply
 from symgraph.rl import losses, returns
 from symgraph.rl.learners.base import records_config
-from symgraph.rl.learners.on_policy import (
-    OnPolicyLearner,
-    episode_limit,
-    make_optimizer,
-    positive_int,
-    real,
-)
+from symgraph.rl.learners.hyperparameters import finite, grad_norm_limit
+from symgraph.rl.learners.on_policy import OnPolicyLearner, env_from, episode_limit, make_optimizer, positive_int
 
 __all__ = ["REINFORCE"]
 
@@ -88,7 +83,7 @@ class REINFORCE(OnPolicyLearner):
         baseline: ``"mean"`` subtracts the batch-mean return (used when ``normalize_advantage`` is False),
             or None.
         entropy_beta: entropy bonus coefficient :math:`\beta` (default 0).
-        max_grad_norm: global-norm gradient clipping, or None (default).
+        max_grad_norm: global-norm gradient clipping; None or 0 (default None): none.
         optimizer: ``"adam"`` (default) or ``"rmsprop"``.
         n_envs, action_bounds, action_start, state_dtype, seed: see :class:`~symgraph.rl.learners.on_policy.
             OnPolicyLearner`.
@@ -102,6 +97,8 @@ class REINFORCE(OnPolicyLearner):
     #: No critic, so no ``value(states)`` hook: ``run`` then ends truncated paths without a bootstrap.
     value = None
 
+    HYPERPARAMETERS = ("gamma", "entropy_beta")
+
     @records_config
     def __init__(self, state_shape, actions_shape, n_episodes, episode_length, actor, lr=1e-3, gamma=0.99, *,
                  normalize_advantage=True, baseline=None, entropy_beta=0.0, max_grad_norm=None, optimizer="adam",
@@ -110,13 +107,13 @@ class REINFORCE(OnPolicyLearner):
         self.n_episodes = positive_int(owner, "n_episodes", n_episodes)
         self.episode_length = positive_int(owner, "episode_length", episode_length)
         self.lr = lr
-        self.gamma = real(owner, "gamma", gamma, 0.0, 1.0)
+        self.gamma = finite(owner, "gamma", gamma, 0.0, 1.0)
         self.normalize_advantage = bool(normalize_advantage)
         if baseline not in (None, "mean"):
             raise ValueError(f"{owner}: baseline must be None or 'mean', got {baseline!r}")
         self.baseline = baseline
-        self.entropy_beta = real(owner, "entropy_beta", entropy_beta)
-        self.max_grad_norm = real(owner, "max_grad_norm", max_grad_norm, 0.0, allow_none=True) or None
+        self.entropy_beta = finite(owner, "entropy_beta", entropy_beta, 0.0)
+        self.max_grad_norm = grad_norm_limit(owner, max_grad_norm)
         self.optimizer_name = optimizer
         self.rollout_size = self.n_episodes * self.episode_length
         super().__init__(state_shape, actions_shape, actor, None, n_envs=n_envs, action_bounds=action_bounds,
@@ -131,7 +128,7 @@ class REINFORCE(OnPolicyLearner):
             actor = self.actor.apply(states)
             entropy = T.sum(weights * actor.entropy) / T.sum(weights)
             policy_loss = apply(losses.policy_gradient_loss, (actor.log_prob(actions), advantages, weights))
-            loss = policy_loss - self.entropy_beta * entropy
+            loss = policy_loss - self._hyperparameters["entropy_beta"] * entropy
             self.optimizer = make_optimizer("REINFORCE", "optimizer", loss, self.actor.params, self.lr,
                                             self.max_grad_norm, self.optimizer_name)
             self._train_fn = function(states, actions, advantages, weights,
@@ -140,6 +137,9 @@ class REINFORCE(OnPolicyLearner):
 
     def _pure_functions(self):
         return super()._pure_functions() + [self._train_fn]
+
+    def _learning_rates(self):
+        return {"lr": [self.optimizer]}
 
     def rollout_ready(self, buffer):
         """Whether ``n_episodes`` episodes have ended in ``buffer``."""
@@ -153,7 +153,7 @@ class REINFORCE(OnPolicyLearner):
         states, _, raw, _, _, state = self._flat_inputs(state, batch, need_log_probs=False)
         rewards = batch["reward"]
         ends = batch["terminal"] | batch["truncated"]
-        discounts = self.gamma * (1.0 - ends.astype(jnp.float32))
+        discounts = self._hyperparameter(state, "gamma") * (1.0 - ends.astype(jnp.float32))
         targets = returns.discounted_returns(rewards, discounts, 0.0)
         # steps whose episode ended in the rollout (a reverse running "any end since") and are stored
         ended = jnp.flip(jnp.cumsum(jnp.flip(ends.astype(jnp.int32), 0), 0), 0) > 0
@@ -179,13 +179,14 @@ class REINFORCE(OnPolicyLearner):
     @records_config
     def from_env(cls, env, *, n_episodes=4, episode_length=None, actor=None, hidden=(64, 64), activation="tanh",
                  actions_distribution=None, log_std_init=0.0, **kwargs):
-        """A REINFORCE learner for ``env``'s spaces (single or vector gymnasium env; see
+        """A REINFORCE learner for ``env``'s spaces (single or vector gymnasium env, or an env id; see
         :meth:`symgraph.rl.PPO.from_env` for the networks built). ``episode_length`` defaults to the env's
         registered time limit (1000 if it has none); ``**kwargs`` are the other constructor arguments."""
-        info, options, actor, _ = cls._networks_from_env(env, actor, None, hidden, activation,
-                                                         actions_distribution, log_std_init, False)
-        if episode_length is None:
-            episode_length = episode_limit(env) or 1000
+        with env_from(env) as env:
+            info, options, actor, _ = cls._networks_from_env(env, actor, None, hidden, activation,
+                                                             actions_distribution, log_std_init, False)
+            if episode_length is None:
+                episode_length = episode_limit(env) or 1000
         options.update(kwargs)
         return cls(info.obs_shape, info.action_shape, n_episodes, episode_length, actor, **options)
 

@@ -35,15 +35,15 @@ Example (rl-baselines3-zoo's Pendulum-v1 settings: lr 1e-3, the rest SB3's defau
 
 import functools
 import math
-import numbers
 
 import numpy as np
 
 import symgraph.tensor as T
-from symgraph.nn.optimizers import Adam
+from symgraph.nn.optimizers import Adam, check_lr
 from symgraph.nodes import Placeholder, Variable
 from symgraph.rl.learners.base import records_config
-from symgraph.rl.learners.off_policy import ContinuousActions, OffPolicyLearner, _count, _unit, env_spaces, soft_updates
+from symgraph.rl.learners.hyperparameters import finite, grad_norm_limit
+from symgraph.rl.learners.off_policy import ContinuousActions, OffPolicyLearner, _count, env_spaces, soft_updates
 from symgraph.rl.networks import MLPActor, MLPCritic
 
 __all__ = ["SAC"]
@@ -93,25 +93,23 @@ class SAC(ContinuousActions, OffPolicyLearner):
         super().__init__(state_shape, actions_shape, batch_size, gamma, gradient_steps=gradient_steps,
                          n_step=n_step, prioritized=prioritized, seed=seed)
         self._continuous_setup(actions_shape, action_low, action_high, random_steps)
-        self.tau = _unit(owner, "tau", tau, open_low=True)
+        self.tau = finite(owner, "tau", tau, 0.0, 1.0, low_open=True)
         self.learn_alpha = isinstance(alpha, str)
-        if self.learn_alpha and alpha != "auto":
-            raise ValueError(f"{owner}: alpha must be a number > 0 or 'auto' (learned), got {alpha!r}")
-        if not self.learn_alpha and (isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or alpha <= 0):
-            raise ValueError(f"{owner}: alpha must be a number > 0 or 'auto' (learned), got {alpha!r}")
-        if isinstance(alpha_init, bool) or not isinstance(alpha_init, numbers.Real) or alpha_init <= 0:
-            raise ValueError(f"{owner}: alpha_init must be a number > 0, got {alpha_init!r}")
+        if not self.learn_alpha or alpha != "auto":
+            alpha = finite(owner, "alpha", alpha, 0.0, low_open=True, alternative="'auto' (learned)")
+        alpha_init = finite(owner, "alpha_init", alpha_init, 0.0, low_open=True)
         if target_entropy == "auto":
             target_entropy = -float(self.action_dim)
-        elif isinstance(target_entropy, bool) or not isinstance(target_entropy, numbers.Real):
-            raise ValueError(f"{owner}: target_entropy must be a number or 'auto' (-action_dim), got "
-                             f"{target_entropy!r}")
-        self.target_entropy = float(target_entropy)
+        self.target_entropy = finite(owner, "target_entropy", target_entropy, alternative="'auto' (-action_dim)")
         n_critics = _count(owner, "n_critics", n_critics)
         target_update_period = _count(owner, "target_update_period", target_update_period)
-        actor_lr = lr if actor_lr is None else actor_lr
-        critic_lr = lr if critic_lr is None else critic_lr
-        alpha_lr = lr if alpha_lr is None else alpha_lr
+        max_grad_norm = grad_norm_limit(owner, max_grad_norm)
+        actor_lr = self._rate("actor_optimizer", lr, actor_lr, "actor_lr")
+        critic_lr = self._rate("critic_optimizer", lr, critic_lr, "critic_lr")
+        if self.learn_alpha:
+            alpha_lr = self._rate("alpha_optimizer", lr, alpha_lr, "alpha_lr")
+        elif alpha_lr is not None:
+            check_lr(owner, alpha_lr, "alpha_lr")
         make_actor = actor or functools.partial(MLPActor, hidden=tuple(hidden), activation="relu")
         make_critic = critic or functools.partial(MLPCritic, hidden=tuple(hidden), activation="relu")
 
@@ -121,12 +119,14 @@ class SAC(ContinuousActions, OffPolicyLearner):
             #: The TanhNormal policy (actions in [-1, 1]).
             self.actor = make_actor(states, n_actions=self.action_dim, actions_distribution="tanh_normal",
                                     name="actor")
-            #: log(alpha): a trainable Variable when learned, else a constant.
+            #: log(alpha): a trainable Variable when learned, else the log of the fixed ``alpha``, which is held
+            #: in the state Variable ``hyperparameters/alpha``.
             if self.learn_alpha:
                 self.log_alpha = Variable(np.float32(math.log(alpha_init)), name="log_alpha")
+                alpha_value = T.stop_gradient(T.exp(self.log_alpha))
             else:
-                self.log_alpha = T.cast(math.log(alpha), "float32")
-            alpha_value = T.stop_gradient(T.exp(self.log_alpha))
+                alpha_value = self._hold("alpha", alpha)
+                self.log_alpha = T.log(alpha_value)
             self.critics = [make_critic(states, self._normalised(batch["action"]), name=f"q{i + 1}")
                             for i in range(int(n_critics))]
 
@@ -168,8 +168,9 @@ class SAC(ContinuousActions, OffPolicyLearner):
 
             # Target phase.
             targets = {}
+            tau = self._polyak(self.tau)
             for c, t in zip(self.critics, self.target_critics):
-                targets.update(soft_updates(c.pairs(t), self.tau))
+                targets.update(soft_updates(c.pairs(t), tau))
             self._add_phase("target_update", (), None, targets, period=int(target_update_period))
 
             observations = Placeholder((None, *self.state_shape), state_dtype, name="observations")
@@ -181,7 +182,9 @@ class SAC(ContinuousActions, OffPolicyLearner):
     @property
     def alpha(self):
         """The current temperature :math:`\\alpha` (a float)."""
-        return float(np.exp(self.log_alpha.value if isinstance(self.log_alpha, Variable) else self.log_alpha.get()))
+        if self.learn_alpha:
+            return float(np.exp(self.log_alpha.value))
+        return float(self._hyperparameters["alpha"].value)
 
     @classmethod
     @records_config

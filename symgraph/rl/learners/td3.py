@@ -45,16 +45,11 @@ import symgraph.tensor as T
 from symgraph.nn.optimizers import Adam
 from symgraph.nodes import Placeholder
 from symgraph.rl.learners.base import records_config
-from symgraph.rl.learners.off_policy import ContinuousActions, OffPolicyLearner, _unit, env_spaces, soft_updates
+from symgraph.rl.learners.hyperparameters import finite, grad_norm_limit
+from symgraph.rl.learners.off_policy import ContinuousActions, OffPolicyLearner, env_spaces, soft_updates
 from symgraph.rl.networks import MLPActor, MLPCritic
 
 __all__ = ["TD3", "DDPG"]
-
-
-def _number(owner, name, value, minimum=0.0):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
-        raise ValueError(f"{owner}: {name} must be a number >= {minimum}, got {value!r}")
-    return float(value)
 
 
 class TD3(ContinuousActions, OffPolicyLearner):
@@ -84,7 +79,7 @@ class TD3(ContinuousActions, OffPolicyLearner):
         gradient_steps: gradient steps per :meth:`update` call (one compiled call).
         n_step, prioritized: as :class:`~symgraph.rl.learners.off_policy.OffPolicyLearner`.
         hidden: hidden sizes of the default networks.
-        max_grad_norm: clip each network's gradients to this global norm (None: no clipping).
+        max_grad_norm: clip each network's gradients to this global norm (None or 0: no clipping).
         state_dtype, seed: the observations' dtype and the learner's seed.
 
     ``update(buffer)`` returns ``{"critic_loss", "q", "actor_loss"}`` (``actor_loss`` averaged over the
@@ -100,18 +95,19 @@ class TD3(ContinuousActions, OffPolicyLearner):
         super().__init__(state_shape, actions_shape, batch_size, gamma, gradient_steps=gradient_steps,
                          n_step=n_step, prioritized=prioritized, seed=seed)
         self._continuous_setup(actions_shape, action_low, action_high, random_steps)
-        self.tau = _unit(owner, "tau", tau, open_low=True)
+        self.tau = finite(owner, "tau", tau, 0.0, 1.0, low_open=True)
         if isinstance(policy_delay, bool) or not isinstance(policy_delay, numbers.Integral) or policy_delay < 1:
             raise ValueError(f"{owner}: policy_delay must be an int >= 1, got {policy_delay!r}")
         self.policy_delay = int(policy_delay)
-        self.target_noise = _number(owner, "target_noise", target_noise)
-        self.noise_clip = _number(owner, "noise_clip", noise_clip)
+        self.target_noise = finite(owner, "target_noise", target_noise, 0.0)
+        self.noise_clip = finite(owner, "noise_clip", noise_clip, 0.0)
+        max_grad_norm = grad_norm_limit(owner, max_grad_norm)
         if n_critics not in (1, 2):
             raise ValueError(f"{owner}: n_critics must be 1 (DDPG) or 2 (clipped double Q-learning), got "
                              f"{n_critics!r}")
         self.n_critics = n_critics
-        actor_lr = lr if actor_lr is None else actor_lr
-        critic_lr = lr if critic_lr is None else critic_lr
+        actor_lr = self._rate("actor_optimizer", lr, actor_lr, "actor_lr")
+        critic_lr = self._rate("critic_optimizer", lr, critic_lr, "critic_lr")
         make_actor = actor or functools.partial(MLPActor, hidden=tuple(hidden), activation="relu")
         make_critic = critic or functools.partial(MLPCritic, hidden=tuple(hidden), activation="relu")
 
@@ -153,9 +149,10 @@ class TD3(ContinuousActions, OffPolicyLearner):
             self.actor_optimizer = Adam(actor_loss, actor_lr, params=self.actor.params,
                                         max_grad_norm=max_grad_norm, name="actor_adam")
             updates = dict(self.actor_optimizer.updates)
-            updates.update(soft_updates(self.actor.pairs(self.target_actor), self.tau, self.actor_optimizer.updates))
+            tau = self._polyak(self.tau)
+            updates.update(soft_updates(self.actor.pairs(self.target_actor), tau, self.actor_optimizer.updates))
             for c, t in zip(self.critics, self.target_critics):
-                updates.update(soft_updates(c.pairs(t), self.tau))
+                updates.update(soft_updates(c.pairs(t), tau))
             self._add_phase("actor", ("state",), {"actor_loss": actor_loss}, updates, period=self.policy_delay)
 
             observations = Placeholder((None, *self.state_shape), state_dtype, name="observations")
