@@ -47,7 +47,6 @@ and of a rollout, and :meth:`OnPolicyLearner.set_state` writes a state back.
 """
 
 import contextlib
-import math
 import numbers
 
 import jax
@@ -86,18 +85,6 @@ def positive_int(owner, name, value, allow_none=False):
         raise ValueError(f"{owner}: {name} must be a positive int{' or None' if allow_none else ''}, got "
                          f"{value!r}")
     return int(value)
-
-
-def real(owner, name, value, low=None, high=None, allow_none=False):
-    """``value`` as a float in ``[low, high]`` (or None when allowed), else a ValueError naming it."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-            or (low is not None and value < low) or (high is not None and value > high):
-        span = f" in [{low}, {high}]" if high is not None else f" >= {low}" if low is not None else ""
-        raise ValueError(f"{owner}: {name} must be a number{span}{' or None' if allow_none else ''}, got "
-                         f"{value!r}")
-    return float(value)
 
 
 def bucket(n):
