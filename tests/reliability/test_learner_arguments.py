@@ -129,3 +129,14 @@ def test_bad_numbers_are_errors_naming_the_argument(case):
     message = str(raised.value)
     assert name in message, f"{make.__name__}({name}={value!r}): {type(raised.value).__name__}: {message}"
     assert not isinstance(raised.value, OverflowError)
+
+
+@pytest.mark.parametrize("make, names", [
+    (lambda: rl.PPO.from_env("CartPole-v1", n_steps=10**9, n_envs=8), "n_steps x n_envs"),
+    (lambda: rl.ActorCritic.from_env("CartPole-v1", n_steps=10**9, n_envs=8), "n_steps x n_envs"),
+    (lambda: rl.REINFORCE.from_env("CartPole-v1", n_episodes=10**6, episode_length=10**5),
+     "n_episodes x episode_length"),
+], ids=["ppo", "a2c", "reinforce"])
+def test_a_rollout_beyond_int32_names_its_factors(make, names):
+    with pytest.raises(ValueError, match=f"a rollout of {names} = .* is beyond the 2147483647"):
+        make()

@@ -57,7 +57,15 @@ from symgraph.nodes import Placeholder, apply
 from symgraph.rl import losses
 from symgraph.rl.learners.base import records_config
 from symgraph.rl.learners.hyperparameters import finite, grad_norm_limit
-from symgraph.rl.learners.on_policy import OnPolicyLearner, env_from, episode_limit, make_optimizer, positive_int, scan
+from symgraph.rl.learners.on_policy import (
+    OnPolicyLearner,
+    env_from,
+    episode_limit,
+    make_optimizer,
+    positive_int,
+    rollout_size,
+    scan,
+)
 from symgraph.rl.learners.reinforce import count_episode_ends, pad_rollout
 
 __all__ = ["ActorCritic"]
@@ -111,14 +119,14 @@ class ActorCritic(OnPolicyLearner):
         if self.n_steps is None:
             self.n_episodes = positive_int(owner, "n_episodes", n_episodes)
             self.episode_length = positive_int(owner, "episode_length", episode_length)
-            self.rollout_size = self.n_episodes * self.episode_length
+            self.rollout_size = rollout_size(owner, ("n_episodes", n_episodes), ("episode_length", episode_length))
         else:
             if n_episodes is not None or episode_length is not None:
                 raise ValueError(f"{owner}: give either n_episodes and episode_length (episodic batches) or "
                                  f"n_steps (n-step rollouts), not both; got n_episodes={n_episodes!r}, "
                                  f"episode_length={episode_length!r}, n_steps={n_steps!r}")
             self.n_episodes = self.episode_length = None
-            self.rollout_size = self.n_steps * positive_int(owner, "n_envs", n_envs)
+            self.rollout_size = rollout_size(owner, ("n_steps", self.n_steps), ("n_envs", n_envs))
         self.lr, self.critic_lr = lr, lr if critic_lr is None else critic_lr
         self._own_critic_lr = critic_lr is not None
         self.gamma = finite(owner, "gamma", gamma, 0.0, 1.0)

@@ -87,6 +87,22 @@ def positive_int(owner, name, value, allow_none=False):
     return int(value)
 
 
+#: The largest rollout a learner takes: its transitions are indexed by int32 inside the compiled update.
+MAX_ROLLOUT = 2**31 - 1
+
+
+def rollout_size(owner, first, second):
+    """The number of transitions of a rollout of ``first[1] x second[1]`` (two ``(argument name, value)``
+    pairs, e.g. ``("n_steps", 32), ("n_envs", 8)``), each a positive int; a product beyond
+    :data:`MAX_ROLLOUT` is a ValueError naming both arguments."""
+    (name_a, a), (name_b, b) = first, second
+    size = positive_int(owner, name_a, a) * positive_int(owner, name_b, b)
+    if size > MAX_ROLLOUT:
+        raise ValueError(f"{owner}: a rollout of {name_a} x {name_b} = {a} x {b} = {size} transitions is beyond "
+                         f"the {MAX_ROLLOUT} a compiled update indexes (int32); lower {name_a} or {name_b}")
+    return size
+
+
 def bucket(n):
     """``n`` rounded up to a power of two (at least 8): padded batches compile for few shapes."""
     return max(8, 1 << (int(n) - 1).bit_length())

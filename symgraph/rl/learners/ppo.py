@@ -49,7 +49,15 @@ from symgraph.nodes import Placeholder, apply
 from symgraph.rl import losses
 from symgraph.rl.learners.base import records_config
 from symgraph.rl.learners.hyperparameters import finite, grad_norm_limit
-from symgraph.rl.learners.on_policy import OnPolicyLearner, _standardize, env_from, make_optimizer, positive_int, scan
+from symgraph.rl.learners.on_policy import (
+    OnPolicyLearner,
+    _standardize,
+    env_from,
+    make_optimizer,
+    positive_int,
+    rollout_size,
+    scan,
+)
 
 __all__ = ["PPO"]
 
@@ -132,7 +140,7 @@ class PPO(OnPolicyLearner):
             raise ValueError(f"{owner}: anneal_lr=True builds the schedule from a numeric lr; got the schedule "
                              f"{lr!r} (pass anneal_lr=False to use it as is)")
         self.lr = lr
-        self.rollout_size = self.n_steps * positive_int(owner, "n_envs", n_envs)
+        self.rollout_size = rollout_size(owner, ("n_steps", self.n_steps), ("n_envs", n_envs))
         if self.batch_size > self.rollout_size:
             raise ValueError(f"{owner}: batch_size={self.batch_size} is larger than the rollout of n_steps x "
                              f"n_envs = {self.n_steps} x {n_envs} = {self.rollout_size} transitions; lower "

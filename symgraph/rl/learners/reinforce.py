@@ -38,7 +38,14 @@ from symgraph.nodes import Placeholder, apply
 from symgraph.rl import losses, returns
 from symgraph.rl.learners.base import records_config
 from symgraph.rl.learners.hyperparameters import finite, grad_norm_limit
-from symgraph.rl.learners.on_policy import OnPolicyLearner, env_from, episode_limit, make_optimizer, positive_int
+from symgraph.rl.learners.on_policy import (
+    OnPolicyLearner,
+    env_from,
+    episode_limit,
+    make_optimizer,
+    positive_int,
+    rollout_size,
+)
 
 __all__ = ["REINFORCE"]
 
@@ -115,7 +122,7 @@ class REINFORCE(OnPolicyLearner):
         self.entropy_beta = finite(owner, "entropy_beta", entropy_beta, 0.0)
         self.max_grad_norm = grad_norm_limit(owner, max_grad_norm)
         self.optimizer_name = optimizer
-        self.rollout_size = self.n_episodes * self.episode_length
+        self.rollout_size = rollout_size(owner, ("n_episodes", n_episodes), ("episode_length", episode_length))
         super().__init__(state_shape, actions_shape, actor, None, n_envs=n_envs, action_bounds=action_bounds,
                          action_start=action_start, state_dtype=state_dtype, seed=seed)
 
