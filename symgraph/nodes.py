@@ -283,8 +283,9 @@ _BUDGET = contextvars.ContextVar("symgraph_variable_budget", default=None)
 def variable_budget(elements, error):
     """While active (in this thread or task): creating variables of more than ``elements`` elements in all
     raises ``error(name, size)``, the exception that ``error`` makes of the name and size of the variable that
-    passes the budget, before that variable's value is made. Loading a checkpoint builds its learner under the budget of the arrays
-    the file holds, so a file whose config was altered to describe huge networks allocates nothing for them."""
+    passes the budget, before that variable's value is made. Loading a checkpoint builds its learner under the
+    budget of the arrays the file holds, so a file whose config was altered to describe huge networks allocates
+    nothing for them."""
     token = _BUDGET.set([int(elements), error])
     try:
         yield
