@@ -117,9 +117,10 @@ def as_floats(value, name):
     return array.astype(np.float64)
 
 
-def check_reward(reward, where):
+def check_reward(reward, where, source="the bandit"):
     """``reward`` as a float; a TypeError if it is not a real number (a Python or numpy scalar), a ValueError
-    naming ``where`` (e.g. ``"UCB1.update_params"``) and the value if it is NaN or infinite."""
+    naming ``where`` (e.g. ``"UCB1.update_params"``) and the value if it is NaN or infinite (``source``: what
+    produced it, for the advice)."""
     if reward.__class__ is not float:
         if isinstance(reward, numbers.Real) or (isinstance(reward, np.ndarray) and reward.ndim == 0
                                                 and reward.dtype.kind in "biuf"):
@@ -127,8 +128,8 @@ def check_reward(reward, where):
         else:
             raise TypeError(f"{where}: reward must be a real number, got {type(reward).__name__} {reward!r}")
     if not math.isfinite(reward):
-        raise ValueError(f"{where}: got reward {reward}; rewards must be finite: check the bandit (or the "
-                         f"reward shaping) that produced it")
+        raise ValueError(f"{where}: got reward {reward}; rewards must be finite: check {source} (or the reward "
+                         f"shaping) that produced it")
     return reward
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from symgraph.graph import Scope
 from symgraph.nodes import Variable
 
-__all__ = ["Hyperparameters", "grad_norm_limit", "finite", "check_seed"]
+__all__ = ["Hyperparameters", "held_variables", "grad_norm_limit", "finite", "check_seed"]
 
 #: The largest float32: a hyperparameter held as float32 state must be below it.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -43,6 +43,18 @@ class Hyperparameters:
             self._path = scope.path
             self.variables[name] = Variable(np.float32(value), name=name, trainable=False)
         return self.variables[name]
+
+
+def held_variables(hyperparameters, learning_rates):
+    """What a learner's ``hyperparameter_variables()`` returns, ``{constructor argument: [Variables]}``, from
+    its held ``hyperparameters`` (``{argument: Variable}``) and the optimizers each learning-rate argument sets
+    (``{argument: [optimizers]}``; an optimizer with a schedule holds no learning rate)."""
+    held = {name: [variable] for name, variable in hyperparameters.items()}
+    for name, optimizers in learning_rates.items():
+        variables = [opt.lr_variable for opt in optimizers if opt.lr_variable is not None]
+        if variables:
+            held[name] = variables
+    return held
 
 
 def finite(owner, name, value, low=None, high=None, low_open=False, allow_none=False, alternative=None):

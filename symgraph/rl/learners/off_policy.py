@@ -65,7 +65,7 @@ from symgraph.rl.buffer import Buffer
 from symgraph.rl.envs import make_env, space_info
 from symgraph.rl.fused.envs import as_jax_env, is_jax_env
 from symgraph.rl.learners.base import Learner
-from symgraph.rl.learners.hyperparameters import Hyperparameters, check_seed, finite
+from symgraph.rl.learners.hyperparameters import Hyperparameters, check_seed, finite, held_variables
 from symgraph.rl.noise import GaussianNoise, OrnsteinUhlenbeckNoise
 from symgraph.shared_jit import SharedJit
 
@@ -149,12 +149,7 @@ class OffPolicyLearner(Learner):
         :func:`symgraph.rl.train`; the host replay discounts with ``self.gamma``), the numeric learning rates
         of the optimizers, ``tau`` (below 1) and SAC's fixed ``alpha``. Their state entries are what
         ``rl.train(..., state_overrides=...)`` overrides per seed."""
-        held = {name: [variable] for name, variable in self._hyperparameters.items()}
-        for name, optimizers in self._learning_rates().items():
-            variables = [opt.lr_variable for opt in optimizers if opt.lr_variable is not None]
-            if variables:
-                held[name] = variables
-        return held
+        return held_variables(self._hyperparameters, self._learning_rates())
 
     def _rate(self, optimizer, lr, own=None, argument="lr"):
         """The learning rate of the optimizer attribute ``optimizer``: ``own`` (the argument ``argument``, e.g.

@@ -65,7 +65,7 @@ from symgraph.rl.agents import Actor, Critic, resolve_distribution
 from symgraph.rl.envs import make_env, space_info
 from symgraph.rl.fused.envs import as_jax_env, is_jax_env
 from symgraph.rl.learners.base import Learner
-from symgraph.rl.learners.hyperparameters import Hyperparameters, check_seed, finite
+from symgraph.rl.learners.hyperparameters import Hyperparameters, check_seed, finite, held_variables
 from symgraph.rl.networks import CNNActor, CNNCritic, MLPActor, MLPCritic
 from symgraph.shared_jit import SharedJit
 
@@ -412,12 +412,7 @@ class OnPolicyLearner(Learner):
         state (:mod:`~symgraph.rl.learners.hyperparameters`), the numeric learning rates included (a schedule
         is not state). Their state entries are what ``rl.train(..., state_overrides=...)`` overrides per
         seed."""
-        held = {name: [variable] for name, variable in self._hyperparameters.items()}
-        for name, optimizers in self._learning_rates().items():
-            variables = [opt.lr_variable for opt in optimizers if opt.lr_variable is not None]
-            if variables:
-                held[name] = variables
-        return held
+        return held_variables(self._hyperparameters, self._learning_rates())
 
     def _learning_rates(self):
         """``{constructor argument: [optimizers whose learning rate it sets]}`` (subclasses)."""

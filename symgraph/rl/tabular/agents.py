@@ -31,13 +31,11 @@ Reference: R. S. Sutton and A. G. Barto, *Reinforcement Learning: An Introductio
 (cited as S&B below).
 """
 
-import math
-import numbers
 import operator
 
 import numpy as np
 
-from symgraph.rl.bandits._common import check_real, check_seed, check_whole
+from symgraph.rl.bandits._common import check_real, check_reward, check_seed, check_whole
 from symgraph.rl.tabular import saving
 from symgraph.rl.tabular.mdp import discrete_spaces
 
@@ -45,21 +43,6 @@ from symgraph.rl.tabular.mdp import discrete_spaces
 def _check_probability(name, value):
     if not 0.0 <= check_real(value, name) <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-
-
-def check_reward(reward, where):
-    """``reward`` as a float; a TypeError if it is not a real number (a Python or numpy scalar), a ValueError
-    naming ``where`` (e.g. ``"QLearning.update"``) and the value if it is NaN or infinite."""
-    if reward.__class__ is not float:
-        if isinstance(reward, numbers.Real) or (isinstance(reward, np.ndarray) and reward.ndim == 0
-                                                and reward.dtype.kind in "biuf"):
-            reward = float(reward)
-        else:
-            raise TypeError(f"{where}: reward must be a real number, got {type(reward).__name__} {reward!r}")
-    if not math.isfinite(reward):
-        raise ValueError(f"{where}: got reward {reward}; rewards must be finite: check the environment (or the "
-                         f"reward shaping) that produced it")
-    return reward
 
 
 class TableMixin:
@@ -119,7 +102,7 @@ class TableMixin:
             self._checked_index("next_state", next_state, s0, n)
         if reward.__class__ is float and reward - reward == 0.0:  # finite: the common case, checked fast
             return reward
-        return check_reward(reward, f"{type(self).__name__}.update")
+        return check_reward(reward, f"{type(self).__name__}.update", "the environment")
 
     def _state_index(self, state):
         """Validated table row of one state, or None when ``state`` is not a scalar integer."""
@@ -472,7 +455,7 @@ class TabularModel:
     def add(self, state, action, reward, next_state, terminated):
         """Record one real transition (a NaN or infinite reward is a ValueError)."""
         key = (int(state), int(action))
-        outcome = (int(next_state), check_reward(reward, "TabularModel.add"), bool(terminated))
+        outcome = (int(next_state), check_reward(reward, "TabularModel.add", "the environment"), bool(terminated))
         entry = self._table.get(key)
         if entry is None:
             self._pairs.append(key)
