@@ -322,6 +322,7 @@ def test_beta_kl_matches_integration():
         close(value, ref, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_beta_samples_and_implicit_reparameterisation():
     n, a0, b0 = 100_000, 2.0, 3.0
     a = sg.Variable(np.full(n, a0, "float32"))

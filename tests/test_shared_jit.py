@@ -100,6 +100,7 @@ print([sorted(d.id for d in found) for found in devices])
 """
 
 
+@pytest.mark.slow
 def test_executables_are_not_shared_across_devices():
     """Programs placed on another device (an argument committed to it, or JAX's default device) get their own
     executable: the lowered text does not name the device (two forced CPU devices, in a subprocess)."""

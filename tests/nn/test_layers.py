@@ -411,6 +411,7 @@ def test_fit_conv2d_overfits_a_tiny_image_batch(rng):
     assert losses[-1] < 0.01, losses[::20]
 
 
+@pytest.mark.slow
 def test_fit_lstm_learns_a_delayed_copy_task(rng):
     """Output at step t the symbol seen at step t - 2 (the first two steps are not scored)."""
     vocab, length, delay = 4, 8, 2

@@ -102,6 +102,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_updates_match_optax_applied_by_hand(case):
     make, reference = CASES[case]

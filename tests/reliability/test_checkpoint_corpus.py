@@ -163,6 +163,7 @@ def _params(learner):
     return {name: v.value for name, v in learner.graph.variables.items()}
 
 
+@pytest.mark.slow
 def test_damaged_and_crafted_checkpoints_are_refused_without_side_effects(original, tmp_path):
     learner, data, _, _ = original
     target = _small()

@@ -101,6 +101,7 @@ for delay in np.random.default_rng(seed).uniform(0.002, 0.05, kills):
 """
 
 
+@pytest.mark.slow
 def test_kill_9_during_saves_keeps_the_last_checkpoint_and_leaves_no_temporary(tmp_path):
     import json
     import sys

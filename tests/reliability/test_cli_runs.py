@@ -43,6 +43,7 @@ def rows(path):
     return header, body
 
 
+@pytest.mark.slow
 def test_two_trains_on_one_logdir_one_runs_the_other_exits_2(tmp_path):
     runs = [spawn(*DQN, "--steps", "600", "--logdir", "shared", cwd=tmp_path) for _ in range(2)]
     outcomes = [(p.wait(timeout=300), *p.communicate()) for p in runs]
@@ -61,6 +62,7 @@ def test_two_trains_on_one_logdir_one_runs_the_other_exits_2(tmp_path):
                                                       "progress.csv"]
 
 
+@pytest.mark.slow
 def test_a_train_killed_at_a_random_point_resumes_without_losing_a_row(tmp_path):
     """``kill -9`` at a random point after the first checkpoint (seeded): the log parses, the resumed run
     keeps every row logged up to the checkpoint, logs again those after it, and ends as an uninterrupted

@@ -55,6 +55,7 @@ def refused(argv, capsys):
     return err.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_id", ["evil:Foo-v0", "this:Foo-v0", "evil:CartPole-v1"])
 @pytest.mark.parametrize("command", ["evaluate", "resume"])
 def test_an_env_id_from_config_json_imports_nothing(shipped, env_id, command, capsys):

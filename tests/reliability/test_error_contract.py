@@ -110,6 +110,7 @@ CONSTRUCTORS = [
 CASES = [pytest.param(make, name, id=f"{label}-{name}") for label, make, names in CONSTRUCTORS for name in names]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make, name", CASES)
 @EXAMPLES
 @given(value=VALUES)

@@ -11,6 +11,8 @@ import pytest
 from symgraph import rl, shared_jit
 from symgraph.rl.buffer import Buffer
 
+pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+
 STATE_DIM, N_ACTIONS = 4, 2
 
 

@@ -101,6 +101,7 @@ def accepted(make, name, value):
     return any(value is ok or (type(value) is type(ok) and value == ok) for ok in ARGUMENTS[make][name])
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(st.sampled_from(CASES))
 @example((ppo, "seed", math.inf))                  # was an OverflowError

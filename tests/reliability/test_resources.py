@@ -60,6 +60,7 @@ def small_cache():
     sg.set_cache_size(previous)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads the resident set size from /proc")
 def test_rss_plateaus_while_learners_with_distinct_programs_come_and_go(small_cache):
     sizes = []
@@ -72,6 +73,7 @@ def test_rss_plateaus_while_learners_with_distinct_programs_come_and_go(small_ca
     assert growth < ALLOWED_GROWTH_MIB, f"RSS grew by {growth:.1f} MiB over the second half: {sizes}"
 
 
+@pytest.mark.slow
 def test_live_learners_work_the_same_after_clear_caches():
     states = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
     first, second = _learner(1.0), _learner(1.0)

@@ -506,6 +506,7 @@ def _conv(x, w, b, stride):
     return np.maximum(np.asarray(y, np.float64) + b, 0)
 
 
+@pytest.mark.slow
 def test_cnn_critic_on_small_uint8_images(rng):
     frames = sg.Placeholder((None, 12, 12, 2), "uint8", name="frames")
     convs = ((4, 3, 2), (8, 3, 1))
@@ -532,6 +533,7 @@ def test_cnn_critic_on_small_uint8_images(rng):
     close(probs.sum(-1), np.ones(5))
 
 
+@pytest.mark.slow
 def test_cnn_default_is_the_nature_stack():
     frames = sg.Placeholder((None, 84, 84, 4), "uint8", name="frames")
     critic = CNNCritic(frames, n_actions=6, init="glorot_uniform")        # (no 3136 x 512 QR: faster)

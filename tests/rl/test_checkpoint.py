@@ -59,6 +59,7 @@ def trained_ppo(tmp_path_factory):
     return agent, path
 
 
+@pytest.mark.slow
 def test_save_writes_one_file_exactly_at_the_path(trained_ppo):
     agent, path = trained_ppo
     assert sorted(os.listdir(path.parent)) == ["agent"]  # no suffix added, no temporary file left
@@ -300,6 +301,7 @@ def assert_same_results(a, b):
             np.testing.assert_array_equal(x[key], y[key])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("learner_run", [ppo_run, dqn_run], ids=["ppo", "dqn"])
 def test_resume_is_identical_to_an_uninterrupted_run(learner_run, tmp_path):
     path = tmp_path / "run.ckpt"
@@ -315,6 +317,7 @@ def test_resume_is_identical_to_an_uninterrupted_run(learner_run, tmp_path):
     assert type(rl.load(path)) is type(full_agent)  # a run checkpoint holds a learner checkpoint
 
 
+@pytest.mark.slow
 def test_vector_env_resume_restarts_the_running_episodes(tmp_path):
     path = tmp_path / "vector.ckpt"
 

@@ -56,6 +56,7 @@ def _config(path):
 # train
 
 
+@pytest.mark.slow
 def test_train_leaves_logs_curves_checkpoints_and_configs(runs):
     stdout, logdir = runs["ppo"]
     assert (logdir / "learning_curve.png").read_bytes().startswith(PNG)  # mean and band over the two seeds
@@ -96,6 +97,7 @@ def test_train_dqn_writes_tensorboard_events_and_tabular_trains_by_episodes(runs
     assert (logdir / "learning_curve.png").read_bytes().startswith(PNG)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, path", [("ppo", "seed1"), ("dqn", ""), ("q", "checkpoint.npz")])
 def test_evaluate_reproduces_the_final_evaluation_of_training(runs, name, path):
     logdir = runs[name][1]
@@ -105,6 +107,7 @@ def test_evaluate_reproduces_the_final_evaluation_of_training(runs, name, path):
     assert f"greedy return {final['mean']:.2f} +- {final['std']:.2f} over {final['episodes']} episodes" in stdout
 
 
+@pytest.mark.slow
 def test_plot_learning_curves_of_log_directories(runs):
     out = runs["root"] / "curves" / "both.png"
     stdout = ok(cli("plot", runs["ppo"][1], runs["dqn"][1], "--out", out, cwd=runs["root"]))
@@ -135,6 +138,7 @@ def test_plot_in_process_evaluations_and_errors(runs, capsys):
     assert exit_.value.code == 2 and "holds no progress.csv" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_bandit_regret_matches_the_trainer(tmp_path):
     stdout = ok(cli("bandit", "--agent", "thompson", "--bandit", "bernoulli", "--timesteps", 500, "--seed", 3,
                     "--no-progress", cwd=tmp_path))
@@ -145,6 +149,7 @@ def test_bandit_regret_matches_the_trainer(tmp_path):
     assert (tmp_path / "runs" / "bandit-thompson-bernoulli-seed3.png").read_bytes().startswith(PNG)
 
 
+@pytest.mark.slow
 def test_list_names_algorithms_envs_and_tuned_pairs(tmp_path):
     stdout = ok(cli("list", cwd=tmp_path))
     for algo in ("ppo", "a2c", "reinforce", "dqn", "ddpg", "td3", "sac", "q-learning", "sarsa", "expected-sarsa",
@@ -155,6 +160,7 @@ def test_list_names_algorithms_envs_and_tuned_pairs(tmp_path):
     assert "LunarLander-v3" in stdout
 
 
+@pytest.mark.slow
 def test_a_diverging_run_exits_with_status_1(tmp_path):
     process = cli("train", "ppo", "CartPole-v1", "--steps", "512", "--set", "lr=1e38", "anneal_lr=false", "n_steps=16",
                   "batch_size=64", "K_epochs=2", "evaluations=0", "--logdir", tmp_path / "run", cwd=tmp_path)
@@ -163,6 +169,7 @@ def test_a_diverging_run_exits_with_status_1(tmp_path):
     assert "result" not in _config(tmp_path / "run") and not (tmp_path / "run" / "learning_curve.png").exists()
 
 
+@pytest.mark.slow
 def test_bad_arguments_exit_with_status_2_from_the_shell(tmp_path):
     process = cli("train", "ppo", "CartPole-v1", "--set", "lrr=1", cwd=tmp_path)
     assert process.returncode == 2
@@ -220,6 +227,7 @@ def test_bad_arguments_are_argparse_errors(argv, message, tmp_path, monkeypatch,
     assert not (tmp_path / "runs").exists()  # nothing written
 
 
+@pytest.mark.slow
 def test_log_directories_are_never_reused(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for _ in range(2):  # the default directory gets a numbered suffix
@@ -347,6 +355,7 @@ def interrupted(monkeypatch, argv, at_step, seed=None):
             main([str(a) for a in argv])
 
 
+@pytest.mark.slow
 def test_a_resumed_single_env_run_ends_as_the_uninterrupted_one(runs, monkeypatch, tmp_path):
     """DQN on one env: resumed from its last checkpoint, the log and the result equal those of the run that
     was not interrupted (the rows logged after the checkpoint are dropped and logged again)."""
@@ -364,6 +373,7 @@ def test_a_resumed_single_env_run_ends_as_the_uninterrupted_one(runs, monkeypatc
     assert np.all(np.diff(got["seconds"]) >= 0)  # the clock continues across the interruption
 
 
+@pytest.mark.slow
 def test_resume_keeps_finished_seeds_and_continues_the_interrupted_one(monkeypatch, tmp_path, capsys):
     logdir = tmp_path / "ppo"
     interrupted(monkeypatch, ["train", "ppo", "CartPole-v1", *PPO_ARGS, "--seeds", "2", "--logdir", logdir,

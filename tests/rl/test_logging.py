@@ -243,6 +243,7 @@ def _read_scalars(logdir):
     return scalars
 
 
+@pytest.mark.slow
 def test_tensorboard_events_read_back(tmp_path):
     with Logger(tmp_path, formats=("tensorboard",)) as logger:
         logger.write({"episode/return": 10.5, "episode/length": 10}, step=10)

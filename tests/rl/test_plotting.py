@@ -190,6 +190,7 @@ def test_learning_curve_errors(tmp_path):
         learning_curves(42)
 
 
+@pytest.mark.slow
 def test_plots_are_headless_and_leave_pyplot_alone(tmp_path):
     script = textwrap.dedent(f"""
         import sys

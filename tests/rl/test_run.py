@@ -565,6 +565,7 @@ def test_protocol_and_adapter():
         as_agent(NoHook())
 
 
+@pytest.mark.slow
 def test_tabular_q_learning_improves_on_frozenlake():
     env = gymnasium.make("FrozenLake-v1")
     agent = QLearning(env, epsilon=LinearDecay(1.0, 0.01, 2000), gamma=0.99, lr=0.1, seed=0)

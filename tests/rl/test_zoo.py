@@ -28,6 +28,7 @@ def _build(algo, env_id, learner=None, run=None, seed=0):
         env.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo, env_id", ENTRIES, ids=[f"{a}-{e}" for a, e in ENTRIES])
 def test_every_entry_builds_its_learner_with_its_settings(algo, env_id):
     entry = zoo.get(algo, env_id)

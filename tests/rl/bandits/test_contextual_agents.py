@@ -63,6 +63,7 @@ class Stub:
 
 
 # -- every agent on every bandit ---------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("bandit_name", list(BANDITS))
 @pytest.mark.parametrize("agent_name", list(AGENTS))
 def test_every_agent_runs_on_every_bandit(tmp_path, agent_name, bandit_name):
@@ -198,6 +199,7 @@ def greedy_fraction(epsilon, steps=300, seed=0):
     return greedy / decisions
 
 
+@pytest.mark.slow
 def test_neural_greedy_with_epsilon_zero_never_explores():
     assert greedy_fraction(0.0) == 1.0
     # the check can fail: with epsilon 0.5 half the decisions are uniform, 4/5 of those not greedy
@@ -272,6 +274,7 @@ def test_variational_loss_is_kl_over_n_minus_expected_log_likelihood():
     assert terms["loss"] == pytest.approx(terms["kl"] / 200 - terms["expected_log_likelihood"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_variational_training_lowers_the_loss():
     bandit = WheelBandit(delta=0.5, seed=0)
     agent = Variational(bandit, hidden=(8,), seed=0)
@@ -304,6 +307,7 @@ def test_variational_spread_grows_towards_the_prior_with_little_data():
 
 
 # -- the wheel bandit: NeuralLinear below LinearPosterior, both far below Uniform -----------------------------
+@pytest.mark.slow
 def test_wheel_bandit_neural_linear_beats_linear_posterior():
     # seed 0 for the bandit and the agents; 5,000 pulls; networks trained every 50 pulls (50 Adam steps of
     # 128 transitions: a cheaper version of the paper's 100 steps of 512, for test time)

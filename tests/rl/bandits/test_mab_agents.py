@@ -38,6 +38,7 @@ def anchor_runs():
     return compare_agents({"thompson": ThompsonSampling, "ucb1": UCB1}, two_arm, 100_000, seeds=5)
 
 
+@pytest.mark.slow
 def test_thompson_regret_on_anchor_problem(anchor_runs):
     summary = anchor_runs["thompson"]
     assert summary.cumulative_regret.shape == (5, 100_000)

@@ -14,6 +14,8 @@ from symgraph import rl
 from symgraph.rl.envs import make_env, space_info
 from symgraph.rl.fused.envs import JaxEnv, as_jax_env, is_jax_env
 
+pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+
 
 @pytest.fixture(scope="module")
 def cartpole():

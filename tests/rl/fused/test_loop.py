@@ -20,6 +20,8 @@ from symgraph import rl
 from symgraph.rl.logging import Logger
 from symgraph.rl.tabular import QLearning
 
+pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+
 train_module = importlib.import_module("symgraph.rl.fused.loop")
 
 ITERATIONS = 6

@@ -13,6 +13,8 @@ from symgraph import rl, rng
 from symgraph.nn import schedules
 from symgraph.rl.fused import as_jax_env, off_policy, replay, seed_state, train
 
+pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+
 # ---------------------------------------------------------------------------------------------------------
 # Helpers
 

@@ -11,6 +11,8 @@ from symgraph import rl
 from symgraph.rl.fused import on_policy
 from symgraph.rl.fused.envs import JaxEnv
 
+pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+
 
 @pytest.fixture(scope="module")
 def cartpole():

@@ -14,6 +14,8 @@ from symgraph.errors import ShapeError
 from symgraph.rl.fused import replay
 from symgraph.rl.learners.dqn import DQN
 
+pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+
 
 def row(t, n_envs=1):
     """Row ``t`` of a stream where item ``(t, env)`` holds ``10 * t + env`` in every field."""

@@ -15,6 +15,8 @@ from symgraph.nn.noisy import NoisyDense, noise_nodes, resample_noise, without_n
 from symgraph.rl import losses
 from symgraph.rl.learners.dqn import DQN, dueling_aggregation
 
+pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+
 N_STATES = 4
 
 

@@ -20,6 +20,8 @@ from symgraph.rl.learners.sac import SAC
 from symgraph.rl.learners.td3 import DDPG, TD3
 from symgraph.rl.run import run
 
+pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+
 # ---------------------------------------------------------------------------------------------------------
 # Helpers
 

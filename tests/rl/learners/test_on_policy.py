@@ -17,6 +17,8 @@ from symgraph.rl.buffer import Buffer
 from symgraph.rl.learners import PPO, REINFORCE, ActorCritic
 from symgraph.rl.run import run
 
+pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+
 # ---------------------------------------------------------------------------------------------------------
 # Helpers
 
