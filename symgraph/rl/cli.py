@@ -257,7 +257,7 @@ def _check_env(algo, env_id):
     ``algo`` suits its spaces (an error listing the algorithms that do)."""
     if env_id not in gymnasium.registry:
         tuned = sorted({e for _, e in zoo.entries()})
-        close = difflib.get_close_matches(env_id, list(gymnasium.registry), n=3)
+        close = envs.close_env_ids(env_id)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise UsageError(f"unknown env {env_id!r}{hint}; envs with tuned settings: {', '.join(tuned)}; any "
                          f"other gymnasium id works with the learner's defaults (see 'symgraph-rl list')")

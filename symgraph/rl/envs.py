@@ -41,7 +41,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from symgraph.errors import format_shape
 
 __all__ = ["make_env", "LegacyEnv", "ValidateActions", "ValidateVectorActions", "SpaceInfo", "space_info",
-           "check_action", "check_observation", "final_observations", "is_vector_env", "registered_env_id"]
+           "check_action", "check_observation", "final_observations", "is_vector_env", "registered_env_id",
+           "close_env_ids"]
 
 
 #: The most sub-environments (``n_envs``) or stacked frames (``frame_stack``) :func:`make_env` takes.
@@ -69,7 +70,7 @@ def registered_env_id(env_id, source):
                      f"registered id)")
 
 
-def _close_env_ids(env_id, n=3):
+def close_env_ids(env_id, n=3):
     """Up to ``n`` ids of gymnasium's registry close to ``env_id`` (for a "did you mean" hint)."""
     return difflib.get_close_matches(env_id, list(gymnasium.registry), n=n) if isinstance(env_id, str) else []
 
@@ -86,7 +87,7 @@ def _check_env_id(env_id, owner="make_env"):
             warnings.simplefilter("ignore")
             find(env_id)
     except gymnasium.error.Error as exc:
-        close = _close_env_ids(env_id.rpartition(":")[2])
+        close = close_env_ids(env_id.rpartition(":")[2])
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"{owner}: env_or_id {env_id!r} is not the id of a registered gymnasium environment "
                          f"({str(exc).strip()}){hint}; pass a registered id (gymnasium.pprint_registry() lists "
