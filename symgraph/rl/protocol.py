@@ -47,12 +47,44 @@ next_state, terminated, truncated)``) is wrapped in :class:`StepAgent`, which ma
 """
 
 import inspect
+import numbers
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Agent", "ObservingAgent", "StepAgent", "as_agent", "finish_running_paths"]
+__all__ = ["Agent", "ObservingAgent", "Schedule", "StepAgent", "as_agent", "finish_running_paths"]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a learner updates and on how much data: what ``run``, ``train``, the CLI and the zoo read from
+    ``learner.schedule`` instead of re-deriving it.
+
+    Attributes:
+        update_every: transitions (all sub-environments together) between two ``update`` calls: an
+            on-policy learner's rollout (``n_steps * n_envs``), an off-policy learner's train frequency
+            (SB3's ``train_freq``).
+        update_after: transitions collected before the first update (SB3's ``learning_starts``; an
+            off-policy learner fills its replay with them).
+        gradient_steps: gradient steps one update makes (informative: the learner makes them itself).
+        at_episode_end: update only when an episode ends, once at least one update became due (the
+            episodic learners: REINFORCE, episodic ActorCritic; ``run``'s ``wait_end_path``).
+    """
+
+    update_every: int
+    update_after: int = 1
+    gradient_steps: int = 1
+    at_episode_end: bool = False
+
+    def __post_init__(self):
+        for name, minimum in (("update_every", 1), ("update_after", 0), ("gradient_steps", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+                raise ValueError(f"Schedule: {name} must be an int >= {minimum}, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        object.__setattr__(self, "at_episode_end", bool(self.at_episode_end))
 
 
 @runtime_checkable
