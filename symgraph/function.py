@@ -41,18 +41,22 @@ def _normalize_updates(updates):
     if updates is None:
         return {}
     pairs = list(updates.items()) if isinstance(updates, dict) else list(updates)
+    pairs = [p for entry in pairs for p in (entry.items() if isinstance(entry, dict) else [entry])]
     result = {}
     for pair in pairs:
         if not isinstance(pair, tuple | list) or len(pair) != 2:
             raise UpdateError(f"updates must be a dict {{variable: new_value}} or a list of (variable, "
-                              f"new_value) pairs; got the entry {pair!r}")
+                              f"new_value) pairs (and dicts); got the entry {pair!r}")
         variable, value = pair
         if not isinstance(variable, Variable):
             raise UpdateError(f"updates keys must be Variables, got {describe(variable)}: only Variables hold "
                               "state; to change a computed value, update the Variable it derives from")
-        if variable in result:
-            raise UpdateError(f"Variable {variable.name!r} is updated twice; give one new value per variable")
         value = as_tensor(value, variable.graph)
+        if variable in result:
+            if result[variable] is value:  # the same update listed twice (opt.updates and get_updates())
+                continue
+            raise UpdateError(f"Variable {variable.name!r} is updated twice, to different values; give one new "
+                              "value per variable")
         if value.shape != variable.shape or value.dtype != variable.dtype:
             raise UpdateError(
                 f"update of Variable {variable.name!r} has shape {format_shape(value.shape)} and dtype "
@@ -274,7 +278,10 @@ def function(*inputs, outputs=None, updates=None, seed=None, name=None, on_unuse
     Args:
         *inputs: Placeholders, in the order the call takes their values.
         outputs: a node (the call returns one array), a list/tuple (a list) or a dict (a dict), or None.
-        updates: ``{variable: new_value}`` applied after each call, all computed from pre-call values.
+        updates: ``{variable: new_value}`` applied after each call, all computed from pre-call values; or a
+            list of such dicts and ``(variable, new_value)`` pairs (e.g. ``[opt.updates, sg.get_updates()]``),
+            where an update listed twice (the same node) applies once and two different values of one
+            variable are an error.
         seed: seed of the function's PRNG key (random ops); None draws a fresh 64-bit seed.
         name: name of the function (its key appears in ``state`` as ``name/rng``).
         on_unused_input: ``"raise"`` (default) or ``"ignore"`` for inputs no output or update uses.

@@ -2,20 +2,30 @@
 
 A default graph always exists; ``with Graph("name"):`` builds into an isolated one. Each graph keeps a
 ``networkx.DiGraph`` of its nodes (edges go from an input to its user) for inspection and drawing, and
-registries of its placeholders, variables and layer-declared updates (e.g. BatchNorm running statistics).
+registries of its placeholders, variables and declared updates: BatchNorm's running statistics, an
+optimizer's parameters and state, a moving average's shadows; ``function(..., updates=sg.get_updates())``
+applies them all.
 
 Scopes prefix names: inside ``with Scope("actor"):`` a variable named ``w`` is called ``actor/w``. Names are
 unique within a graph: a second ``w`` becomes ``w_1``, and entering ``Scope("actor")`` a second time opens
 ``actor_1``, so the variables of two networks never mix. To share variables, reuse the objects that own them
 (the same layer applied twice), not their names. Queries by scope match whole path components: scope
 ``"actor"`` matches ``actor/w`` and ``actor/pi/b`` but never ``actor_1/w``.
+
+Queries also take a name pattern as first argument (SymJAX's ``get_variables("*")``): a pattern with a
+wildcard (``*``, ``?``, ``[``) is matched against the full names with :func:`fnmatch.fnmatchcase` (``*``
+matches ``/`` too: ``"*"`` is everything, ``"actor/*"`` the actor's, ``"*/b"`` every ``b``); a pattern without
+one is a scope as above, so ``get_variables("actor")`` is ``get_variables(scope="actor")``. A leading ``/``
+(SymJAX's root scope, ``"/"``) is ignored.
 """
 
+import fnmatch
 import itertools
 
 import networkx
+import numpy as np
 
-from symgraph.errors import ScopeError
+from symgraph.errors import ScopeError, UpdateError
 
 _uids = itertools.count()
 
@@ -41,6 +51,7 @@ class Graph:
         self.variables = {}
         self.placeholders = {}
         self.updates = {}
+        self._update_owners = {}
         self._name_counts = {}
         self._scopes = []
         self._key_nodes = []
@@ -97,14 +108,47 @@ class Graph:
         self._random_nodes += 1
         return self._random_nodes
 
-    def add_updates(self, updates):
-        """Register ``{variable: new_value}`` updates (e.g. a layer's running statistics) for get_updates."""
+    def add_updates(self, updates, owner=None):
+        """Register ``{variable: new_value}`` updates for :func:`get_updates` (a layer's running statistics,
+        an optimizer's parameters and state, a moving average's shadows).
+
+        ``owner`` is the object registering them (a layer, an optimizer); a second registration of a variable
+        by the same owner replaces its first (a BatchNorm called again keeps its latest updates). Two owners
+        registering different values of one variable (two optimizers over the same parameter) are a conflict
+        that :func:`get_updates` reports instead of choosing one.
+        """
         from symgraph.nodes import Variable, as_tensor
 
+        label = "an anonymous registration" if owner is None else repr(owner)
         for variable, value in dict(updates).items():
             if not isinstance(variable, Variable):
                 raise ScopeError(f"add_updates keys must be Variables, got {variable!r}")
-            self.updates[variable] = as_tensor(value, self)
+            value = as_tensor(value, self)
+            self.updates[variable] = value
+            # the entry holds the owner itself, so its id stays unique while registered
+            self._update_owners.setdefault(variable, {})[id(owner)] = (owner, label, value)
+
+    def registered_updates(self, variables):
+        """``{variable: new_value}`` registered for ``variables`` (those without a registration are left out).
+
+        Raises:
+            UpdateError: a variable has different values registered by different owners; the message names
+                them and how to choose.
+        """
+        result = {}
+        for variable in variables:
+            owners = self._update_owners.get(variable)
+            if not owners:
+                continue
+            values = {id(value): value for _, _, value in owners.values()}
+            if len(values) > 1:
+                labels = "; ".join(label for _, label, _ in owners.values())
+                raise UpdateError(
+                    f"get_updates: the Variable {variable.name!r} has {len(values)} different registered "
+                    f"updates, from: {labels}. Pass the updates you mean explicitly (e.g. "
+                    f"function(..., updates=opt.updates)), or select with get_updates(scope=...)")
+            result[variable] = next(iter(values.values()))
+        return result
 
 
 _graph_stack = [Graph("default")]
@@ -171,27 +215,82 @@ class Scope:
 
 
 def in_scope(name, scope):
-    """Whether ``name`` lies inside ``scope`` (whole path components: ``actor`` holds ``actor/w``)."""
+    """Whether ``name`` lies inside ``scope`` (whole path components: ``actor`` holds ``actor/w``); the root
+    scope (None, ``""`` or ``"/"``) holds every name."""
     if scope is None:
         return True
-    scope = scope.rstrip("/")
-    return name == scope or name.startswith(scope + "/")
+    scope = scope.strip("/")
+    return not scope or name == scope or name.startswith(scope + "/")
 
 
-def get_variables(scope=None, trainable=None, graph=None):
-    """Variables of the graph (current one by default) inside ``scope``, optionally filtered by trainable."""
+def _check_pattern(value, argument, query):
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{query}: {argument} must be a string (a name pattern such as '*' or 'actor/*', or a "
+                        f"scope such as 'actor') or None, got {type(value).__name__} {value!r}")
+
+
+def has_wildcard(pattern):
+    """Whether ``pattern`` is a name pattern with a wildcard (``*``, ``?`` or ``[``), not a plain name."""
+    return isinstance(pattern, str) and any(c in pattern for c in "*?[")
+
+
+def name_matches(name, pattern=None, scope=None):
+    """Whether the full name ``name`` matches the query ``pattern`` and lies in ``scope`` (see the module
+    doc: a wildcard pattern is matched with fnmatch, a plain one is a scope; None matches everything)."""
+    if pattern is not None:
+        if has_wildcard(pattern):
+            if not fnmatch.fnmatchcase(name, pattern.lstrip("/")):
+                return False
+        elif not in_scope(name, pattern):
+            return False
+    return in_scope(name, scope)
+
+
+def get_variables(name=None, trainable=None, graph=None, *, scope=None):
+    """Variables of the graph (current one by default) matching ``name`` and inside ``scope``.
+
+    Args:
+        name: a name pattern (``"*"``, ``"actor/*"``, ``"*/W"``: fnmatch over full names) or a plain name,
+            which selects that scope (``"actor"``: ``actor/w``, ``actor/pi/b``...); None: all. SymJAX's
+            ``get_variables("*")`` reads the same.
+        trainable: True or False to keep only the (non-)trainable variables; None: both. Unlike SymJAX,
+            whose default was True, the default keeps both.
+        graph: the graph to query (the current one by default); a learner's variables live in
+            ``learner.graph``.
+        scope: a scope path, matched by whole components (``"actor"`` never matches ``actor_1/w``).
+
+    Raises:
+        TypeError: ``trainable`` is not a bool or None (e.g. ``"yes"``), or ``name``/``scope`` not a string.
+    """
+    _check_pattern(name, "name", "get_variables")
+    _check_pattern(scope, "scope", "get_variables")
+    if trainable is not None and not isinstance(trainable, bool | np.bool_):
+        raise TypeError(f"get_variables: trainable must be True, False or None (both), got "
+                        f"{type(trainable).__name__} {trainable!r}")
     graph = graph or get_graph()
-    return [v for name, v in graph.variables.items()
-            if in_scope(name, scope) and (trainable is None or v.trainable == trainable)]
+    return [v for full, v in graph.variables.items()
+            if name_matches(full, name, scope) and (trainable is None or v.trainable == bool(trainable))]
 
 
-def get_placeholders(scope=None, graph=None):
-    """Placeholders of the graph (current one by default) inside ``scope``."""
+def get_placeholders(name=None, graph=None, *, scope=None):
+    """Placeholders of the graph (current one by default) matching ``name`` and inside ``scope`` (as
+    :func:`get_variables`)."""
+    _check_pattern(name, "name", "get_placeholders")
+    _check_pattern(scope, "scope", "get_placeholders")
     graph = graph or get_graph()
-    return [p for name, p in graph.placeholders.items() if in_scope(name, scope)]
+    return [p for full, p in graph.placeholders.items() if name_matches(full, name, scope)]
 
 
-def get_updates(scope=None, graph=None):
-    """Registered ``{variable: new_value}`` updates whose variable lies inside ``scope``."""
+def get_updates(name=None, graph=None, *, scope=None):
+    """Registered ``{variable: new_value}`` updates whose variable matches ``name`` and lies inside ``scope``
+    (as :func:`get_variables`): those of BatchNorm layers, optimizers and moving averages, so
+    ``function(..., updates=sg.get_updates())`` trains and tracks everything built (SymJAX's pattern).
+
+    Raises:
+        UpdateError: two owners (e.g. two optimizers over one parameter) registered different updates of a
+            selected variable; pass the updates you mean explicitly, or narrow the selection.
+    """
+    _check_pattern(name, "name", "get_updates")
+    _check_pattern(scope, "scope", "get_updates")
     graph = graph or get_graph()
-    return {v: u for v, u in graph.updates.items() if in_scope(v.name, scope)}
+    return graph.registered_updates([v for v in graph.updates if name_matches(v.name, name, scope)])

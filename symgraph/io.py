@@ -16,7 +16,7 @@ import numpy as np
 from numpy.lib import format as npy
 
 from symgraph.errors import SaveLoadError, format_shape
-from symgraph.graph import get_variables
+from symgraph.graph import get_graph, get_variables, has_wildcard
 
 
 def _read_umask():
@@ -223,24 +223,67 @@ def _member_array(member, info):
     return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C").copy()
 
 
-def save_variables(path, scope=None, graph=None):
-    """Save the values of the variables inside ``scope`` (all by default) to an ``.npz`` file at ``path``."""
-    arrays = {v.name: v.value for v in get_variables(scope, graph=graph)}
+def _arguments(query, path, name):
+    """``(path, name)``, accepting SymJAX's order ``(name, path)``: a first argument with a wildcard (``"*"``,
+    ``"actor/*"``) is a name pattern, never a file."""
+    if has_wildcard(path if isinstance(path, str) else None):
+        if name is None:
+            raise SaveLoadError(f"{query}({path!r}): the argument is a name pattern, not a file; pass the file "
+                                f"too: {query}(path, {path!r}) (or SymJAX's order {query}({path!r}, path))")
+        path, name = name, path
+    return path, name
+
+
+def _selected(query, path, name, scope, graph):
+    """The variables a save, load or reset acts on; a selection matching nothing is refused."""
+    variables = get_variables(name, graph=graph, scope=scope)
+    if not variables:
+        hint = "" if graph else " A learner builds in its own graph: pass graph=learner.graph."
+        graph = graph or get_graph()
+        held = list(graph.variables)
+        where = f" for {os.fspath(path)!r}" if path is not None else ""
+        raise SaveLoadError(
+            f"{query}{where}: no variable of graph {graph.name!r} matches name={name!r}, scope={scope!r} (the "
+            f"graph holds {len(held)} variables{': ' + str(held[:6]) if held else ''}); nothing was done."
+            f"{hint}")
+    return variables
+
+
+def save_variables(path, name=None, graph=None, *, scope=None):
+    """Save the values of the selected variables to an ``.npz`` file at ``path`` (atomic) and return ``path``.
+
+    Args:
+        path: the file.
+        name: a name pattern or scope (as :func:`symgraph.get_variables`: ``"*"``, ``"actor/*"``,
+            ``"actor"``); None: all. SymJAX's order ``save_variables("*", path)`` is accepted too.
+        graph: the graph whose variables are saved: the current one by default (not every graph: a learner
+            builds in its own, so save its variables with ``graph=learner.graph``).
+        scope: a scope path (whole components).
+
+    Raises:
+        SaveLoadError: the selection matches no variable (nothing is written), or ``path`` cannot be written.
+    """
+    path, name = _arguments("save_variables", path, name)
+    arrays = {v.name: v.value for v in _selected("save_variables", path, name, scope, graph)}
     atomic_write(path, lambda stream: np.savez(stream, **arrays))
     return path
 
 
-def load_variables(path, scope=None, graph=None):
-    """Load the variables inside ``scope`` from ``path``; all are checked before any is assigned.
+def load_variables(path, name=None, graph=None, *, scope=None):
+    """Load the selected variables (``name``, ``graph``, ``scope`` as :func:`save_variables`) from ``path``; all
+    are checked before any is assigned. SymJAX's order ``load_variables("*", path)`` is accepted too.
 
-    Raises SaveLoadError naming every variable missing from the file or stored with another shape.
+    Raises:
+        SaveLoadError: the selection matches no variable; or every variable missing from the file or stored
+            with another shape is named; or the file is damaged. Nothing is changed then.
     """
+    path, name = _arguments("load_variables", path, name)
+    variables = _selected("load_variables", path, name, scope, graph)
     try:
         arrays = read_arrays(path)
     except DamagedFile as exc:
         raise SaveLoadError(f"cannot load {os.fspath(path)!r}: it is damaged or not an .npz file of arrays "
                             f"({exc}); nothing was changed") from None
-    variables = get_variables(scope, graph=graph)
     missing = [v.name for v in variables if v.name not in arrays]
     wrong = [f"{v.name}: file {format_shape(arrays[v.name].shape)}, variable {format_shape(v.shape)}"
              for v in variables if v.name in arrays and arrays[v.name].shape != v.shape]
@@ -251,7 +294,12 @@ def load_variables(path, scope=None, graph=None):
         v.update(arrays[v.name])
 
 
-def reset_variables(scope=None, graph=None):
-    """Set the variables inside ``scope`` (all by default) back to their creation values."""
-    for v in get_variables(scope, graph=graph):
+def reset_variables(name=None, graph=None, *, scope=None):
+    """Set the selected variables (``name``, ``graph``, ``scope`` as :func:`save_variables`; all by default)
+    back to their creation values. SymJAX's ``reset_variables("*")`` reads the same.
+
+    Raises:
+        SaveLoadError: the selection matches no variable (a pattern or scope that names nothing).
+    """
+    for v in _selected("reset_variables", None, name, scope, graph):
         v.reset()

@@ -17,6 +17,15 @@ to ``1 - decay**t``; the debiased average divides that out::
 
 i.e. the exact exponentially weighted mean of ``x_1..x_t``.
 
+Reading an average: ``average(x)`` (and ``ema(x)``) is the value *before* the call's update, ``s_{t-1}``
+(debiased: ``s_hat_{t-1}``), the average of the values of the previous calls; with ``debias=False`` it is the
+shadow Variable itself, which does not read ``x`` (so compiling it needs no value of ``x``). SymJAX's moving
+average is the value *after* this step's update, ``s_t`` (debiased: ``s_hat_t``), which includes this call's
+``x``: ``average(x, after_update=True)``, one update ahead.
+
+The updates are registered with the graph, as layers' and optimizers' are: ``sg.function(...,
+updates=sg.get_updates())`` moves the averages too.
+
 All shadows of one ``ExponentialMovingAverage`` share one step counter ``t``: track every value before the
 first update (or use one average per group). Updates are computed from pre-call values, so a shadow of a
 parameter Variable updated in the same call averages the value the parameter had before that call's step;
@@ -57,7 +66,8 @@ class ExponentialMovingAverage:
 
     Attributes:
         step: int32 Variable counting the applied updates (``t``).
-        updates: ``{shadow: new_value, ..., step: step + 1}`` for ``sg.function(..., updates=...)``.
+        updates: ``{shadow: new_value, ..., step: step + 1}`` for ``sg.function(..., updates=...)``; the same
+            nodes are registered with the graph (``sg.get_updates()``).
     """
 
     def __init__(self, decay, debias=True, name="ema"):
@@ -74,9 +84,10 @@ class ExponentialMovingAverage:
         with Scope(name) as scope:
             self.scope = scope.path
             self.step = Variable(np.int32(0), name="step", trainable=False)
+            self._next_step = self.step + 1
         self._shadows = {}
         self._created = []
-        self._updates = None
+        self._updates = {}
 
     def track(self, sources, targets=None):
         """Average ``sources``: create their shadow Variables (or use ``targets``) and return the shadows.
@@ -113,8 +124,11 @@ class ExponentialMovingAverage:
             else:
                 shadow = self._create_shadow(source)
             self._shadows[source] = shadow
+            with shadow.graph:
+                self._updates[shadow] = apply(_ema_step, (shadow, source), {"decay": self.decay},
+                                              name="ema_update")
+            shadow.graph.add_updates({shadow: self._updates[shadow], self.step: self._next_step}, owner=self)
             shadows.append(shadow)
-        self._updates = None
         return shadows[0] if single else shadows
 
     def _check_source(self, index, source):
@@ -157,28 +171,33 @@ class ExponentialMovingAverage:
             raise KeyError(f"ExponentialMovingAverage: {describe(source)} is not tracked; call track() first")
         return self._shadows[source]
 
-    def average(self, source):
-        """The average of a tracked ``source``: ``s_t / (1 - decay**t)`` with debiasing, else ``s_t``."""
-        shadow = self.shadow(source)
-        if not self.debias:
-            return shadow
-        return apply(_debiased, (shadow, self.step), {"decay": self.decay}, name="ema_average")
+    def average(self, source, after_update=False):
+        """The average of a tracked ``source`` (see the module doc, "Reading an average").
 
-    def __call__(self, source):
-        """Track ``source`` (if not yet tracked) and return its average node."""
+        Args:
+            source: a tracked node.
+            after_update: False: the value before this call's update, ``s_{t-1}`` (debiased
+                ``s_{t-1} / (1 - decay**(t-1))``, 0 before any update), which with ``debias=False`` is the shadow
+                Variable itself. True: SymJAX's, the value after this call's update, ``s_t = decay * s_{t-1} +
+                (1 - decay) * x_t`` (debiased ``s_t / (1 - decay**t)``), which reads ``source``.
+        """
+        shadow = self.shadow(source)
+        value, step = (self._updates[shadow], self._next_step) if after_update else (shadow, self.step)
+        if not self.debias:
+            return value
+        return apply(_debiased, (value, step), {"decay": self.decay}, name="ema_average")
+
+    def __call__(self, source, after_update=False):
+        """Track ``source`` (if not yet tracked) and return its average node (``after_update`` as
+        :meth:`average`)."""
         if source not in self._shadows:
             self.track(source)
-        return self.average(source)
+        return self.average(source, after_update)
 
     @property
     def updates(self):
         """``{shadow: decay * shadow + (1 - decay) * source, ..., step: step + 1}``."""
-        if self._updates is None:
-            updates = {shadow: apply(_ema_step, (shadow, source), {"decay": self.decay}, name="ema_update")
-                       for source, shadow in self._shadows.items()}
-            updates[self.step] = self.step + 1
-            self._updates = updates
-        return dict(self._updates)
+        return {**self._updates, self.step: self._next_step}
 
     @property
     def variables(self):

@@ -6,6 +6,14 @@ compiled function applies::
     opt = Adam(loss, lr=1e-3)                       # params: every trainable Variable the loss reads
     train = sg.function(x, y, outputs=[loss, opt.grad_norm, opt.lr], updates=opt.updates)
 
+The updates are also registered with the graph, as layers' are, so SymJAX's pattern trains as well:
+``Adam(loss, lr)`` then ``sg.function(x, y, outputs=loss, updates=sg.get_updates())``. Listing both
+(``updates=[opt.updates, sg.get_updates()]``) applies each once; two optimizers over one parameter make
+``get_updates()`` raise rather than pick one (pass the ``updates`` of the one you mean).
+
+Frozen Variables (``trainable=False``) are never trained by accident: ``params=None`` leaves them out, and a
+frozen Variable listed in ``params=`` is refused unless ``allow_frozen=True`` says it is meant.
+
 The maths is optax's: one node runs ``transform.update(grads, state, params)`` and ``optax.apply_updates``
 inside the compiled program, so any ``optax.GradientTransformation`` works through ``Optimizer``. The optax
 state pytree is held in non-trainable Variables, one per leaf, inside a scope named after the optimizer
@@ -69,10 +77,13 @@ class Optimizer:
         hyperparams: more numbers of a ``transform`` given as a function, passed to it as keyword arguments
             and held, as the learning rate, in float32 Variables (``<scope>/hyperparams/<name>``), so that
             the program reads them as values rather than constants (e.g. ``{"b1": 0.9}``).
+        allow_frozen: train Variables created with ``trainable=False`` that ``params`` lists (by default
+            such a Variable is refused, naming it: a frozen Variable is trained only when asked twice).
 
     Attributes:
         updates: ``{variable: new_value}`` for the parameters, every state Variable and the step counter;
-            pass it to ``sg.function(..., updates=...)``.
+            pass it to ``sg.function(..., updates=...)``. The same nodes are registered with the graph
+            (``sg.get_updates()``).
         params, grads: the parameter Variables and their gradient nodes (before clipping).
         loss: the loss node (None if gradients were given).
         grad_norm: node of the global norm of the gradients, before clipping.
@@ -91,7 +102,7 @@ class Optimizer:
     default_name = "optimizer"
 
     def __init__(self, transform, loss_or_grads, params=None, *, lr=None, max_grad_norm=None, name=None,
-                 hyperparams=None):
+                 hyperparams=None, allow_frozen=False):
         owner = type(self).__name__
         factory = None
         if not (hasattr(transform, "init") and hasattr(transform, "update")):
@@ -116,7 +127,7 @@ class Optimizer:
                                   hint="; pass e.g. max_grad_norm=0.5, or None to not clip")
             factory = factory and _clipped(factory, max_grad_norm)
             transform = transform if factory else optax.chain(optax.clip_by_global_norm(max_grad_norm), transform)
-        self.loss, self.params, self.grads = _resolve(owner, loss_or_grads, params)
+        self.loss, self.params, self.grads = _resolve(owner, loss_or_grads, params, allow_frozen)
         self._factory = factory
         self.transform = factory(lr, **extras) if factory else transform
         self.max_grad_norm = max_grad_norm
@@ -146,6 +157,7 @@ class Optimizer:
         self.updates = {p: item(node, i) for i, p in enumerate(self.params)}
         self.updates.update({v: item(node, n + j) for j, v in enumerate(self.state_variables)})
         self.updates[self.step] = self.step + 1
+        self.step.graph.add_updates(self.updates, owner=self)
 
     def _param_values(self):
         return {p.name: p.device_value for p in self.params}
@@ -188,7 +200,7 @@ class SGD(Optimizer):
     2013): ``v <- mu * v + g``; ``p <- p - lr_t * v``; Nesterov: ``p <- p - lr_t * (mu * v + g)``.
 
     Args:
-        loss_or_grads, params, max_grad_norm, name: as for ``Optimizer``.
+        loss_or_grads, params, max_grad_norm, name, allow_frozen: as for ``Optimizer``.
         lr: learning rate, a number >= 0 or a schedule of the step count.
         momentum: in ``[0, 1)``; 0 disables it.
         nesterov: Nesterov momentum (needs ``momentum > 0``).
@@ -197,14 +209,15 @@ class SGD(Optimizer):
     default_name = "sgd"
 
     def __init__(self, loss_or_grads, lr, momentum=0.0, nesterov=False, *, params=None, max_grad_norm=None,
-                 name=None):
+                 name=None, allow_frozen=False):
         lr = check_lr("SGD", lr)
         momentum = _real("SGD", "momentum", momentum, low=0.0, high=1.0, hint="; 0 disables momentum")
         if nesterov and momentum == 0.0:
             raise ValueError("SGD: nesterov=True needs momentum > 0, got momentum=0; pass e.g. momentum=0.9, "
                              "or nesterov=False")
         super().__init__(functools.partial(optax.sgd, momentum=momentum or None, nesterov=bool(nesterov)),
-                         loss_or_grads, params, lr=lr, max_grad_norm=max_grad_norm, name=name)
+                         loss_or_grads, params, lr=lr, max_grad_norm=max_grad_norm, name=name,
+                         allow_frozen=allow_frozen)
 
 
 class Adam(Optimizer):
@@ -217,7 +230,7 @@ class Adam(Optimizer):
         p <- p - lr_t * m_hat / (sqrt(v_hat + eps_root) + eps)
 
     Args:
-        loss_or_grads, params, max_grad_norm, name: as for ``Optimizer``.
+        loss_or_grads, params, max_grad_norm, name, allow_frozen: as for ``Optimizer``.
         lr: learning rate, a number >= 0 or a schedule of the step count.
         b1, b2: decay rates of the first and second moment estimates, in ``[0, 1)``.
         eps, eps_root: >= 0, added outside / inside the square root.
@@ -226,11 +239,11 @@ class Adam(Optimizer):
     default_name = "adam"
 
     def __init__(self, loss_or_grads, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, *, params=None,
-                 max_grad_norm=None, name=None):
+                 max_grad_norm=None, name=None, allow_frozen=False):
         owner = type(self).__name__
         lr, b1, b2, eps, eps_root = _adam_arguments(owner, lr, b1, b2, eps, eps_root)
         super().__init__(functools.partial(optax.adam, b1=b1, b2=b2, eps=eps, eps_root=eps_root), loss_or_grads,
-                         params, lr=lr, max_grad_norm=max_grad_norm, name=name)
+                         params, lr=lr, max_grad_norm=max_grad_norm, name=name, allow_frozen=allow_frozen)
 
 
 class AdamW(Optimizer):
@@ -242,7 +255,7 @@ class AdamW(Optimizer):
         p <- p - lr_t * (m_hat / (sqrt(v_hat + eps_root) + eps) + weight_decay * p)
 
     Args:
-        loss_or_grads, lr, b1, b2, eps, eps_root, params, max_grad_norm, name: as for ``Adam``.
+        loss_or_grads, lr, b1, b2, eps, eps_root, params, max_grad_norm, name, allow_frozen: as for ``Adam``.
         weight_decay: decay strength, >= 0.
         mask: optional optax mask (a pytree of booleans, or a callable of the params dict ``{variable name:
             value}``) selecting the parameters that decay, e.g. ``lambda p: {k: v.ndim > 1 for k, v in
@@ -252,12 +265,13 @@ class AdamW(Optimizer):
     default_name = "adamw"
 
     def __init__(self, loss_or_grads, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, weight_decay=1e-4,
-                 mask=None, *, params=None, max_grad_norm=None, name=None):
+                 mask=None, *, params=None, max_grad_norm=None, name=None, allow_frozen=False):
         lr, b1, b2, eps, eps_root = _adam_arguments("AdamW", lr, b1, b2, eps, eps_root)
         weight_decay = _real("AdamW", "weight_decay", weight_decay, low=0.0, hint="; 0 gives Adam")
         super().__init__(functools.partial(optax.adamw, b1=b1, b2=b2, eps=eps, eps_root=eps_root,
                                            weight_decay=weight_decay, mask=mask),
-                         loss_or_grads, params, lr=lr, max_grad_norm=max_grad_norm, name=name)
+                         loss_or_grads, params, lr=lr, max_grad_norm=max_grad_norm, name=name,
+                         allow_frozen=allow_frozen)
 
 
 class RMSProp(Optimizer):
@@ -272,7 +286,7 @@ class RMSProp(Optimizer):
         p <- p - lr_t * d,   or with momentum: a <- momentum * a + d;  p <- p - lr_t * a
 
     Args:
-        loss_or_grads, params, max_grad_norm, name: as for ``Optimizer``.
+        loss_or_grads, params, max_grad_norm, name, allow_frozen: as for ``Optimizer``.
         lr: learning rate, a number >= 0 or a schedule of the step count.
         decay: decay rate of the squared-gradient average, in ``[0, 1)``.
         eps: >= 0, added inside the square root (optax's convention).
@@ -283,14 +297,15 @@ class RMSProp(Optimizer):
     default_name = "rmsprop"
 
     def __init__(self, loss_or_grads, lr, decay=0.9, eps=1e-8, centered=False, momentum=0.0, *, params=None,
-                 max_grad_norm=None, name=None):
+                 max_grad_norm=None, name=None, allow_frozen=False):
         lr = check_lr("RMSProp", lr)
         decay = _real("RMSProp", "decay", decay, low=0.0, high=1.0, hint="; typical values are 0.9 to 0.99")
         eps = _real("RMSProp", "eps", eps, low=0.0, hint="; typical values are 1e-8 to 1e-5")
         momentum = _real("RMSProp", "momentum", momentum, low=0.0, high=1.0, hint="; 0 disables momentum")
         super().__init__(functools.partial(optax.rmsprop, decay=decay, eps=eps, centered=bool(centered),
                                            momentum=momentum or None),
-                         loss_or_grads, params, lr=lr, max_grad_norm=max_grad_norm, name=name)
+                         loss_or_grads, params, lr=lr, max_grad_norm=max_grad_norm, name=name,
+                         allow_frozen=allow_frozen)
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -361,7 +376,7 @@ def _adam_arguments(owner, lr, b1, b2, eps, eps_root):
             _real(owner, "eps_root", eps_root, low=0.0, hint="; the usual value is 0"))
 
 
-def _resolve(owner, loss_or_grads, params):
+def _resolve(owner, loss_or_grads, params, allow_frozen=False):
     """``(loss, params, grads)`` from a loss node or a gradients list, each checked with a clear message."""
     if isinstance(loss_or_grads, Tensor):
         loss = loss_or_grads
@@ -376,7 +391,7 @@ def _resolve(owner, loss_or_grads, params):
         if params is None:
             params = _trainable_variables(owner, loss)
         else:
-            params = _check_params(owner, params)
+            params = _check_params(owner, params, allow_frozen)
         return loss, params, gradients(loss, params)
     if isinstance(loss_or_grads, list | tuple):
         grads = list(loss_or_grads)
@@ -384,7 +399,7 @@ def _resolve(owner, loss_or_grads, params):
             raise ValueError(f"{owner}: params is required when loss_or_grads is a list of gradients (got "
                              f"{len(grads)} gradients and params=None); pass params=[...] in the order of "
                              "the gradients")
-        params = _check_params(owner, params)
+        params = _check_params(owner, params, allow_frozen)
         if len(grads) != len(params):
             raise ValueError(f"{owner}: loss_or_grads holds {len(grads)} gradients but params holds "
                              f"{len(params)} Variables {[p.name for p in params]}; give one gradient per "
@@ -418,7 +433,7 @@ def _trainable_variables(owner, loss):
     return trainable
 
 
-def _check_params(owner, params):
+def _check_params(owner, params, allow_frozen=False):
     params = [params] if isinstance(params, Tensor) else params
     try:
         params = list(params)
@@ -433,6 +448,11 @@ def _check_params(owner, params):
                             "Variables hold state an optimizer can update")
         if not jnp.issubdtype(param.dtype, jnp.floating):
             raise DTypeError(f"{owner}: params[{index}] must be a float Variable, got {describe(param)}")
+    frozen = [p.name for p in params if not p.trainable]
+    if frozen and not allow_frozen:
+        raise ValueError(f"{owner}: params lists Variables created with trainable=False: {frozen}; a frozen "
+                         "Variable is not trained unless asked: pass allow_frozen=True to train it anyway, or "
+                         "leave it out of params")
     if len(set(params)) != len(params):
         raise ValueError(f"{owner}: params lists a Variable twice ({[p.name for p in params]}); list each "
                          "once")
