@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 
-pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+pytestmark = [pytest.mark.docs, pytest.mark.slow]  # the site's builds: the docs tier, and slow
 
 try:
     import fcntl

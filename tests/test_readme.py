@@ -4,6 +4,9 @@ import pathlib
 import re
 
 import numpy as np
+import pytest
+
+pytestmark = pytest.mark.docs  # the README's commands and code: the docs tier
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ from symgraph import rl
 from symgraph.rl.fused import on_policy
 from symgraph.rl.fused.envs import JaxEnv
 
-pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+pytestmark = pytest.mark.slow  # builds of several seconds; the learning runs also carry the marker learning
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +123,7 @@ def test_truncated_transitions_bootstrap_from_the_pre_reset_observation(cartpole
 # Learning
 
 
+@pytest.mark.learning
 def test_ppo_purejaxrl_settings_reach_475_over_8_seeds(cartpole):
     """PureJaxRL's public CartPole-v1 PPO settings, 8 seeds vmapped in one program; 5e5 steps floored to whole
     updates as PureJaxRL does (976 updates of 4 envs x 128 steps)."""
@@ -137,6 +138,7 @@ def test_ppo_purejaxrl_settings_reach_475_over_8_seeds(cartpole):
     assert result.final_returns.mean() >= 475, result.final_returns
 
 
+@pytest.mark.learning
 def test_actor_critic_learns_cartpole(cartpole):
     """n-step A2C (8 envs x 16 steps, GAE 0.95, normalised advantages), 1e5 steps, 8 seeds: the greedy policy
     reaches 475 on most seeds (random play scores about 22)."""
@@ -146,6 +148,7 @@ def test_actor_critic_learns_cartpole(cartpole):
     assert np.median(result.final_returns) >= 475 and result.final_returns.mean() >= 400, result.final_returns
 
 
+@pytest.mark.learning
 def test_reinforce_learns_cartpole(cartpole):
     """REINFORCE (4 envs, 4 episodes of at most 500 steps per update, lr 5e-3), 3e5 steps, 8 seeds: a mean
     greedy return of at least 350 and every seed far above random play (about 22)."""
