@@ -136,8 +136,8 @@ def stop_at(threshold):
     return callback
 
 
-def pendulum_run(agent, noise=None, update_after=100):
+def pendulum_run(agent, noise=None, update_after=100, seed=0):
     env = gymnasium.make("Pendulum-v1")
     result = run(env, agent, rl.Buffer(200_000), noise=noise, update_after=update_after, max_steps=20_000,
-                 max_episodes=None, eval_every=5, eval_max_episodes=5, seed=0, callbacks=stop_at(-250))
+                 max_episodes=None, eval_every=5, eval_max_episodes=5, seed=seed, callbacks=stop_at(-250))
     return eval_returns(result)

@@ -7,7 +7,7 @@ import pytest
 from symgraph.rl.learners.sac import SAC
 from tests.rl.learners.conftest import continuous_buffer, pendulum_run, small
 
-pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+pytestmark = pytest.mark.slow  # builds of several seconds; the learning runs also carry the marker learning
 
 # ---------------------------------------------------------------------------------------------------------
 # The temperature
@@ -28,8 +28,10 @@ def test_sac_learns_its_temperature_towards_the_target_entropy():
 # Learning
 
 
-def test_sac_learns_pendulum():
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sac_learns_pendulum(seed):
     agent = SAC.from_env(gymnasium.make("Pendulum-v1"), batch_size=256, lr=1e-3, hidden=(64, 64),
-                         random_steps=100, seed=0)
-    evals = pendulum_run(agent)
+                         random_steps=100, seed=seed)
+    evals = pendulum_run(agent, seed=seed)
     assert max(evals) >= -250, evals
