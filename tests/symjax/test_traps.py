@@ -8,7 +8,7 @@ import pytest
 import symgraph as sg
 import symgraph.nn as nn
 import symgraph.tensor as T
-from symgraph.errors import SaveLoadError, UpdateError
+from symgraph.errors import SaveLoadError, ShapeError, UpdateError
 from symgraph.nn.ema import ExponentialMovingAverage
 from symgraph.nn.optimizers import SGD, Adam
 
@@ -161,3 +161,89 @@ def test_saving_or_loading_nothing_raises_and_names_the_learner_graph(tmp_path):
     weights.update(np.zeros(3))
     sg.load_variables(path, graph=learner_graph)
     assert weights.value.tolist() == [0.0, 1.0, 2.0]
+
+
+# -- trap 10: which value a moving-average node reads --------------------------------------------------------
+
+@pytest.mark.parametrize("debias", [True, False])
+def test_moving_average_before_and_after_this_call_update(debias):
+    x = sg.Placeholder((), name="x")
+    ema = ExponentialMovingAverage(0.5, debias=debias)
+    before, after = ema(x), ema(x, after_update=True)
+    step = sg.function(x, outputs=[before, after], updates=sg.get_updates())
+    got = np.array([step(np.float32(value)) for value in (1.0, 2.0, 4.0)])
+    shadows = [0.5, 1.25, 2.625]                              # s_t = 0.5 s_{t-1} + 0.5 x_t, s_0 = 0
+    if debias:                                                 # s_t / (1 - 0.5**t): the weighted mean
+        shadows = [s / (1 - 0.5 ** t) for t, s in enumerate(shadows, 1)]   # 1, 5/3, 3
+    np.testing.assert_allclose(got[:, 1], shadows, rtol=1e-6)           # SymJAX's: after this call's update
+    np.testing.assert_allclose(got[:, 0], [0.0, *shadows[:2]], rtol=1e-6)  # one update behind
+
+
+# -- trap 7: SymJAX's deterministic= -----------------------------------------------------------------------
+
+def test_dropout_and_batch_norm_accept_deterministic():
+    x = sg.Placeholder((4, 3), name="x")
+    data = np.arange(12, dtype="float32").reshape(4, 3) + 1.0
+    drop = nn.Dropout(0.5)
+    evaluated, trained = drop(x, deterministic=True), drop(x, deterministic=False)
+    switch = sg.Placeholder((), "bool", name="deterministic")
+    switched = drop(x, deterministic=switch)
+    f = sg.function(x, switch, outputs=[evaluated, trained, switched], seed=0)
+    out_eval, out_train, out_switch_eval = f(data, True)
+    np.testing.assert_array_equal(out_eval, data)
+    np.testing.assert_array_equal(out_switch_eval, data)
+    assert set(np.unique(out_train / data)) <= {0.0, 2.0} and (out_train == 0).any()
+    assert (f(data, False)[2] == 0).any()                    # deterministic=False drops
+    bn = nn.BatchNorm(momentum=0.5)
+    y_eval, y_train = bn(x, deterministic=True), bn(x, deterministic=False)
+    assert set(bn.updates) == {bn.running_mean, bn.running_var}
+    got_eval, got_train = sg.function(x, outputs=[y_eval, y_train])(data)
+    np.testing.assert_allclose(got_eval, data / np.sqrt(1 + 1e-5), rtol=1e-6)   # running stats 0 and 1
+    np.testing.assert_allclose(got_train, (data - data.mean(0)) / np.sqrt(data.var(0) + 1e-5), rtol=1e-5)
+    for layer in (drop, bn):
+        with pytest.raises(TypeError, match="exactly one of training= .* or SymJAX's deterministic=.*got both"):
+            layer(x, True, deterministic=False)
+        with pytest.raises(TypeError, match="got neither"):
+            layer(x)
+        with pytest.raises(TypeError, match="deterministic must be a Python bool"):
+            layer(x, deterministic="yes")
+
+
+# -- trap 11 (layers): Dense on rank > 2 inputs, Conv2D on NCHW inputs ------------------------------------
+
+def test_dense_on_an_image_batch_asks_for_flatten_and_flatten_true_is_symjax():
+    images = sg.Placeholder((None, 2, 3, 4), name="images")
+    with pytest.raises(ShapeError, match=r"rank <= 3.*SymJAX's Dense flattened.*flatten=True.*flatten=False"):
+        nn.Dense(5)(images)
+    flat = nn.Dense(5, flatten=True, name="flat")
+    per_position = nn.Dense(5, flatten=False, name="per_position")
+    y_flat, y_position = flat(images), per_position(images)
+    assert y_flat.shape == (None, 5) and flat.W.shape == (24, 5)
+    assert y_position.shape == (None, 2, 3, 5) and per_position.W.shape == (4, 5)
+    data = np.random.default_rng(0).normal(size=(2, 2, 3, 4)).astype("float32")
+    got = sg.function(images, outputs=y_flat)(data)
+    np.testing.assert_allclose(got, data.reshape(2, 24) @ flat.W.value + flat.b.value, rtol=1e-5, atol=1e-6)
+    sequence = sg.Placeholder((None, 7, 4), name="sequence")
+    assert nn.Dense(5)(sequence).shape == (None, 7, 5)       # rank 3 stays per position (sequences)
+    with pytest.raises(TypeError, match="flatten must be None, True or False"):
+        nn.Dense(5, flatten="yes")
+
+
+def test_conv2d_refuses_an_nchw_looking_input_and_supports_data_format():
+    nchw = sg.Placeholder((None, 3, 8, 8), name="nchw")
+    with pytest.raises(ShapeError, match=r"looks channels first.*T.transpose\(x, \(0, 2, 3, 1\)\).*"
+                                         r"data_format='NCHW'"):
+        nn.Conv2D(4, 3)(nchw)
+    first = nn.Conv2D(4, 3, padding="VALID", data_format="NCHW", name="first")
+    y_first = first(nchw)
+    assert y_first.shape == (None, 4, 6, 6) and first.W.shape == (3, 3, 3, 4)
+    last = nn.Conv2D(4, 3, padding="VALID", data_format="NHWC", name="last")
+    y_last = last(T.transpose(nchw, (0, 2, 3, 1)))
+    data = np.random.default_rng(1).normal(size=(2, 3, 8, 8)).astype("float32")
+    last.W.update(first.W.value), last.b.update(np.arange(4.0))
+    first.b.update(np.arange(4.0))
+    got_first, got_last = sg.function(nchw, outputs=[y_first, y_last])(data)
+    np.testing.assert_allclose(got_first, got_last.transpose(0, 3, 1, 2), rtol=1e-5, atol=1e-5)
+    assert nn.Conv2D(4, 3, data_format="NHWC", name="trusted")(nchw).shape == (None, 3, 8, 4)
+    with pytest.raises(ValueError, match="data_format must be None"):
+        nn.Conv2D(4, 3, data_format="CHWN")

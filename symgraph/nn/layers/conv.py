@@ -1,7 +1,11 @@
 """Convolutions (Conv1D, Conv2D) and pooling (MaxPool/AvgPool 1D and 2D), channels last.
 
 Layouts: 1D inputs are ``(batch, width, channels)`` (NWC), 2D inputs ``(batch, height, width, channels)``
-(NHWC); kernels are ``(kw, in, out)`` / ``(kh, kw, in, out)`` (WIO / HWIO). Padding ``"SAME"`` keeps
+(NHWC); kernels are ``(kw, in, out)`` / ``(kh, kw, in, out)`` (WIO / HWIO). Convolutions also take channels
+first inputs (SymJAX's and PyTorch's layout) with ``data_format="NCW"`` / ``"NCHW"``, and give outputs in the
+same layout. An input that looks channels first given to a channels-last Conv2D (``(batch, c, s, s)`` with
+``c`` in 1, 3, 4 and a square ``s > 4``, which would otherwise run as ``c`` rows of ``s`` channels) is refused
+unless ``data_format`` is given. Padding ``"SAME"`` keeps
 ``ceil(size / stride)`` positions (padding split evenly, the extra one at the end, as TensorFlow),
 ``"VALID"`` keeps only the windows that fit: ``floor((size - dilated_kernel) / stride) + 1``.
 """
@@ -11,12 +15,17 @@ import math
 import jax
 import jax.numpy as jnp
 
+import symgraph.tensor as T
 from symgraph.nn import activations
 from symgraph.nn.layers.base import Layer, int_tuple, positive_int
 from symgraph.nodes import apply
 
-_LAYOUTS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
-_LAYOUT_TEXT = {1: "(batch, width, channels)", 2: "(batch, height, width, channels)"}
+_LAYOUTS = {"NWC": ("NWC", "WIO", "NWC"), "NHWC": ("NHWC", "HWIO", "NHWC"),
+            "NCW": ("NCW", "WIO", "NCW"), "NCHW": ("NCHW", "HWIO", "NCHW")}
+_LAYOUT_TEXT = {1: "(batch, width, channels)", 2: "(batch, height, width, channels)",
+                "NWC": "(batch, width, channels)", "NHWC": "(batch, height, width, channels)",
+                "NCW": "(batch, channels, width)", "NCHW": "(batch, channels, height, width)"}
+_FORMATS = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW")}
 
 
 def _padding(padding, owner):
@@ -35,9 +44,13 @@ class _Conv(Layer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="SAME", dilation=1, activation=None,
                  init="glorot_uniform", bias_init="zeros", use_bias=True, in_channels=None, dtype="float32",
-                 name="conv"):
+                 name="conv", data_format=None):
         super().__init__(name)
         n = self.n_spatial
+        if data_format is not None and data_format not in _FORMATS[n]:
+            raise ValueError(f"{self}: data_format must be None (channels last), {_FORMATS[n][0]!r} or "
+                             f"{_FORMATS[n][1]!r} (channels first), got {data_format!r}")
+        self.data_format = data_format
         self.filters = positive_int(filters, "filters", self)
         self.kernel_size = int_tuple(kernel_size, n, "kernel_size", self)
         self.strides = int_tuple(strides, n, "strides", self)
@@ -59,21 +72,41 @@ class _Conv(Layer):
 
     def __call__(self, x):
         n = self.n_spatial
-        x = self.input(x, rank=n + 2, layout=_LAYOUT_TEXT[n])
-        channels = self.features(x, "channels")
+        layout = self.data_format or _FORMATS[n][0]
+        first = layout in ("NCW", "NCHW")
+        x = self.input(x, rank=n + 2, layout=_LAYOUT_TEXT[layout])
+        if first:
+            channels = x.shape[1]
+            if channels is None or (self.in_features is not None and channels != self.in_features):
+                self.fail(f"{self.in_features or 'a known number of'} channels on axis 1 ({layout})", x)
+        else:
+            channels = self.features(x, "channels")
+        if n == 2 and self.data_format is None:
+            _refuse_channels_first(self, x)
+        spatial = x.shape[2:] if first else x.shape[1:-1]
         if self.padding == "VALID":
-            for size, k, d in zip(x.shape[1:-1], self.kernel_size, self.dilation, strict=True):
+            for size, k, d in zip(spatial, self.kernel_size, self.dilation, strict=True):
                 if size is not None and size < (k - 1) * d + 1:
                     self.fail(f"spatial sizes of at least the (dilated) kernel {self.kernel_size} with "
                               "padding 'VALID'", x, "; use padding='SAME' or a smaller kernel")
         self.ensure_built(channels)
         with self.name_scope():
             y = apply(_conv, (x, self.W), {"strides": self.strides, "padding": self.padding,
-                                           "dilation": self.dilation, "dimension_numbers": _LAYOUTS[n]},
+                                           "dilation": self.dilation, "dimension_numbers": _LAYOUTS[layout]},
                       name="conv")
             if self.use_bias:
-                y = y + self.b
+                y = y + (T.reshape(self.b, (-1,) + (1,) * n) if first else self.b)
             return self.activation(y)
+
+
+def _refuse_channels_first(layer, x):
+    """Refuse a channels-last Conv2D input shaped like a channels-first image batch ``(batch, c, s, s)``."""
+    _, c, h, w = x.shape
+    if c in (1, 3, 4) and h is not None and h == w and h > 4:
+        layer.fail("NHWC inputs (batch, height, width, channels)", x,
+                   f"; this shape looks channels first (NCHW: {c} channels of {h}x{w}), which would run as "
+                   f"{c}-pixel-high images of {w} channels: transpose it to NHWC (T.transpose(x, (0, 2, 3, "
+                   f"1))) or pass data_format='NCHW'; pass data_format='NHWC' if the layout is right")
 
 
 class Conv1D(_Conv):
@@ -85,15 +118,17 @@ class Conv1D(_Conv):
         padding: ``"SAME"`` or ``"VALID"``.
         activation, init, bias_init, use_bias, dtype, name: as :class:`Dense`; ``W`` is ``(kw, in, filters)``.
         in_channels: the input channels, to create the variables now (else on the first call).
+        data_format: None or ``"NWC"`` (channels last), or ``"NCW"``: inputs and outputs
+            ``(batch, channels, width)``.
     """
 
     n_spatial = 1
 
     def __init__(self, filters, kernel_size, strides=1, padding="SAME", dilation=1, activation=None,
                  init="glorot_uniform", bias_init="zeros", use_bias=True, in_channels=None, dtype="float32",
-                 name="conv1d"):
+                 name="conv1d", *, data_format=None):
         super().__init__(filters, kernel_size, strides, padding, dilation, activation, init, bias_init,
-                         use_bias, in_channels, dtype, name)
+                         use_bias, in_channels, dtype, name, data_format)
 
 
 class Conv2D(_Conv):
@@ -107,15 +142,18 @@ class Conv2D(_Conv):
         activation, init, bias_init, use_bias, dtype, name: as :class:`Dense`; ``W`` is ``(kh, kw, in,
             filters)`` (HWIO).
         in_channels: the input channels, to create the variables now (else on the first call).
+        data_format: None (channels last, refusing an input that looks channels first, see the module doc),
+            ``"NHWC"`` (channels last, unchecked), or ``"NCHW"``: inputs and outputs ``(batch, channels,
+            height, width)``, SymJAX's layout.
     """
 
     n_spatial = 2
 
     def __init__(self, filters, kernel_size, strides=1, padding="SAME", dilation=1, activation=None,
                  init="glorot_uniform", bias_init="zeros", use_bias=True, in_channels=None, dtype="float32",
-                 name="conv2d"):
+                 name="conv2d", *, data_format=None):
         super().__init__(filters, kernel_size, strides, padding, dilation, activation, init, bias_init,
-                         use_bias, in_channels, dtype, name)
+                         use_bias, in_channels, dtype, name, data_format)
 
 
 def _max_pool(x, window, strides, padding):
@@ -204,17 +242,17 @@ AvgPool = AvgPool2D
 
 
 def conv1d(x, filters, kernel_size, strides=1, padding="SAME", dilation=1, activation=None,
-           init="glorot_uniform", bias_init="zeros", use_bias=True, name="conv1d"):
+           init="glorot_uniform", bias_init="zeros", use_bias=True, name="conv1d", *, data_format=None):
     """``Conv1D(...)(x)`` with a fresh layer; see :class:`Conv1D`."""
     return Conv1D(filters, kernel_size, strides, padding, dilation, activation, init, bias_init, use_bias,
-                  name=name)(x)
+                  name=name, data_format=data_format)(x)
 
 
 def conv2d(x, filters, kernel_size, strides=1, padding="SAME", dilation=1, activation=None,
-           init="glorot_uniform", bias_init="zeros", use_bias=True, name="conv2d"):
+           init="glorot_uniform", bias_init="zeros", use_bias=True, name="conv2d", *, data_format=None):
     """``Conv2D(...)(x)`` with a fresh layer; see :class:`Conv2D`."""
     return Conv2D(filters, kernel_size, strides, padding, dilation, activation, init, bias_init, use_bias,
-                  name=name)(x)
+                  name=name, data_format=data_format)(x)
 
 
 def max_pool2d(x, window=2, strides=None, padding="VALID"):

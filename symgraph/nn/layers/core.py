@@ -1,5 +1,7 @@
 """Dense, Flatten, Embedding, Dropout and the MLP helper."""
 
+import math
+
 import jax.numpy as jnp
 
 import symgraph.tensor as T
@@ -7,6 +9,22 @@ from symgraph.errors import DTypeError, describe
 from symgraph.nn import activations
 from symgraph.nn.layers.base import Layer, positive_int, training_flag
 from symgraph.nodes import apply
+
+
+def training_mode(training, deterministic, owner):
+    """The train/eval switch of ``owner`` (Dropout, BatchNorm) from exactly one of symgraph's ``training`` and
+    SymJAX's ``deterministic`` (``deterministic = not training``): a Python bool or a scalar boolean node."""
+    if (training is None) == (deterministic is None):
+        got = "both" if training is not None else "neither"
+        raise TypeError(f"{owner}: pass exactly one of training= (True: training mode) or SymJAX's "
+                        f"deterministic= (True: evaluation mode, the negation of training), got {got}")
+    if training is not None:
+        return training_flag(training, owner)
+    try:
+        flag = training_flag(deterministic, owner)
+    except (TypeError, ValueError) as error:
+        raise type(error)(str(error).replace("training must", "deterministic must")) from None
+    return (not flag) if isinstance(flag, bool) else T.logical_not(flag)
 
 
 class Dense(Layer):
@@ -20,20 +38,29 @@ class Dense(Layer):
         bias_init: initializer of ``b`` (shape ``(units,)``), default zeros.
         use_bias: whether to add ``b``.
         in_features: the input size, to create the variables now; by default they are created on the first
-            call, from the input's last dimension.
+            call, from the input's last dimension (with ``flatten=True``, the product of the non-batch ones).
         dtype: dtype of the variables.
         name: scope name.
+        flatten: how an input of rank > 2 is read. None (default): the leading axes are batch axes and the
+            layer applies to the last one, ``(..., in_features) -> (..., units)``, for inputs of rank <= 3
+            (sequences); an input of rank >= 4 (an image batch) is refused, asking for a choice. True:
+            SymJAX's behaviour, every axis after the first is flattened into the features,
+            ``(batch, d1, d2, ...) -> (batch, units)``. False: the last axis at any rank (per position).
 
     Input ``(..., in_features)`` of rank >= 1; output ``(..., units)``. Variables ``W`` and ``b``.
     """
 
     def __init__(self, units, activation=None, init="glorot_uniform", bias_init="zeros", use_bias=True,
-                 in_features=None, dtype="float32", name="dense"):
+                 in_features=None, dtype="float32", name="dense", *, flatten=None):
         super().__init__(name)
         self.units = positive_int(units, "units", self)
         self.activation = activations.get(activation)
         self.init, self.bias_init = self.initializer(init), self.initializer(bias_init, "bias_init")
         self.use_bias, self.dtype = use_bias, dtype
+        if flatten not in (None, True, False):
+            raise TypeError(f"{self}: flatten must be None, True or False, got {type(flatten).__name__} "
+                            f"{flatten!r}")
+        self.flatten = flatten
         self.W = self.b = None
         if in_features is not None:
             self.ensure_built(positive_int(in_features, "in_features", self))
@@ -45,7 +72,19 @@ class Dense(Layer):
                                        argument="bias_init")
 
     def __call__(self, x):
-        x = self.input(x, min_rank=1, layout="(..., features)")
+        if self.flatten:
+            x = self.input(x, min_rank=2, layout="(batch, ...) with flatten=True")
+            if any(d is None for d in x.shape[1:]):
+                self.fail("known sizes after the batch axis (flatten=True)", x,
+                          "; give the placeholder fixed non-batch dimensions")
+            x = T.reshape(x, (-1, math.prod(x.shape[1:]))) if x.ndim > 2 else x
+        else:
+            x = self.input(x, min_rank=1, layout="(..., features)")
+            if self.flatten is None and x.ndim >= 4:
+                self.fail("an input of rank <= 3 (it applies to the last axis, the leading ones being batch "
+                          "axes)", x, "; SymJAX's Dense flattened every axis after the first: pass "
+                          "flatten=True for that (or apply nn.Flatten() first), or flatten=False to apply it "
+                          "to the last axis at each position")
         self.ensure_built(self.features(x))
         with self.name_scope():
             y = T.matmul(x, self.W)
@@ -105,8 +144,10 @@ class Dropout(Layer):
     kept ones by ``1 / (1 - rate)`` so the expectation is unchanged; at evaluation, the identity.
 
     Call as ``dropout(x, training)`` where ``training`` is a Python bool or a scalar boolean tensor (e.g. a
-    ``Placeholder((), "bool")``, so one compiled function serves both). The mask comes from ``T.random``:
-    it changes at every call of the compiled function and is reproducible with ``function(seed=...)``.
+    ``Placeholder((), "bool")``, so one compiled function serves both), or with SymJAX's
+    ``dropout(x, deterministic=...)``, its negation (``deterministic=True`` evaluates); exactly one of the two.
+    The mask comes from ``T.random``: it changes at every call of the compiled function and is reproducible
+    with ``function(seed=...)``.
     """
 
     def __init__(self, rate, name="dropout"):
@@ -115,9 +156,9 @@ class Dropout(Layer):
             raise ValueError(f"{self}: rate must be a number in [0, 1), got {rate!r}")
         self.rate = float(rate)
 
-    def __call__(self, x, training):
+    def __call__(self, x, training=None, *, deterministic=None):
         x = self.input(x, min_rank=0)
-        training = training_flag(training, self)
+        training = training_mode(training, deterministic, self)
         if training is False or self.rate == 0.0:
             return x
         with self.name_scope():
@@ -170,9 +211,11 @@ class MLP(Layer):
         return x
 
 
-def dense(x, units, activation=None, init="glorot_uniform", bias_init="zeros", use_bias=True, name="dense"):
+def dense(x, units, activation=None, init="glorot_uniform", bias_init="zeros", use_bias=True, name="dense", *,
+          flatten=None):
     """``Dense(units, ...)(x)`` with a fresh layer (new variables at each call); see :class:`Dense`."""
-    return Dense(units, activation, init=init, bias_init=bias_init, use_bias=use_bias, name=name)(x)
+    return Dense(units, activation, init=init, bias_init=bias_init, use_bias=use_bias, name=name,
+                 flatten=flatten)(x)
 
 
 def flatten(x, name="flatten"):
@@ -185,9 +228,9 @@ def embedding(ids, num_embeddings, features, init=None, name="embedding"):
     return Embedding(num_embeddings, features, init=init, name=name)(ids)
 
 
-def dropout(x, rate, training, name="dropout"):
-    """``Dropout(rate)(x, training)``."""
-    return Dropout(rate, name=name)(x, training)
+def dropout(x, rate, training=None, name="dropout", *, deterministic=None):
+    """``Dropout(rate)(x, training)`` (or ``deterministic=``, SymJAX's negation of ``training``)."""
+    return Dropout(rate, name=name)(x, training, deterministic=deterministic)
 
 
 def mlp(x, hidden=(64, 64), activation="tanh", out=None, out_activation=None, init="glorot_uniform",

@@ -1,7 +1,8 @@
 """Normalisation layers: LayerNorm and BatchNorm (features on the last axis, channels last)."""
 
 import symgraph.tensor as T
-from symgraph.nn.layers.base import Layer, positive_int, training_flag
+from symgraph.nn.layers.base import Layer, positive_int
+from symgraph.nn.layers.core import training_mode
 
 
 def _normalize(x, mean, var, gamma, beta, eps):
@@ -70,7 +71,8 @@ class BatchNorm(Layer):
     changes nothing: the output is deterministic and per-example.
 
     Call as ``bn(x, training)`` with a Python bool, or a scalar boolean tensor (a ``Placeholder((), "bool")``)
-    to switch inside one compiled function. The running statistics are non-trainable Variables
+    to switch inside one compiled function; or with SymJAX's ``bn(x, deterministic=...)``, its negation
+    (``deterministic=True`` evaluates); exactly one of the two. The running statistics are non-trainable Variables
     (``running_mean``, ``running_var``); a training call returns the output and sets ``bn.updates`` to their
     ``{variable: new_value}`` updates, also registered with the graph (``sg.get_updates()``). Pass them to
     ``sg.function(..., updates=...)`` next to the optimizer's (they apply only where ``training`` holds). A
@@ -103,9 +105,9 @@ class BatchNorm(Layer):
         self.running_var = self.add_variable("running_var", "ones", (in_features,), trainable=False,
                                              dtype=self.dtype)
 
-    def __call__(self, x, training):
+    def __call__(self, x, training=None, *, deterministic=None):
         x = self.input(x, min_rank=2, layout="(batch, ..., features)")
-        training = training_flag(training, self)
+        training = training_mode(training, deterministic, self)
         self.ensure_built(self.features(x))
         with self.name_scope():
             if training is not True:
@@ -124,7 +126,7 @@ class BatchNorm(Layer):
                 new_mean = T.where(training, new_mean, self.running_mean)
                 new_var = T.where(training, new_var, self.running_var)
         self.updates = {self.running_mean: new_mean, self.running_var: new_var}
-        self.graph.add_updates(self.updates)
+        self.graph.add_updates(self.updates, owner=self)
         return y
 
 
@@ -133,9 +135,11 @@ def layer_norm(x, eps=1e-5, center=True, scale=True, name="layer_norm"):
     return LayerNorm(eps, center, scale, name=name)(x)
 
 
-def batch_norm(x, training, momentum=0.99, eps=1e-5, center=True, scale=True, name="batch_norm"):
-    """``BatchNorm(...)(x, training)`` with fresh variables; the updates are in ``sg.get_updates()``."""
-    return BatchNorm(momentum, eps, center, scale, name=name)(x, training)
+def batch_norm(x, training=None, momentum=0.99, eps=1e-5, center=True, scale=True, name="batch_norm", *,
+               deterministic=None):
+    """``BatchNorm(...)(x, training)`` (or ``deterministic=``, SymJAX's negation of ``training``) with fresh
+    variables; the updates are in ``sg.get_updates()``."""
+    return BatchNorm(momentum, eps, center, scale, name=name)(x, training, deterministic=deterministic)
 
 
 def _build_scale_and_offset(layer, in_features):
