@@ -22,7 +22,7 @@ from tests.rl.learners.conftest import (
     train_until,
 )
 
-pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+pytestmark = pytest.mark.slow  # builds of several seconds; the learning runs also carry the marker learning
 
 # ---------------------------------------------------------------------------------------------------------
 # The update against plain JAX + optax
@@ -77,9 +77,11 @@ def test_a2c_update_equals_one_actor_step_and_train_v_iters_critic_steps(rng):
 # Learning
 
 
-def test_a2c_learns_cartpole():
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a2c_learns_cartpole(seed):
     env = envs.make_env("CartPole-v1")
     agent = ActorCritic.from_env(env, n_episodes=2, lr=3e-3, lam=0.95, train_v_iters=10,
-                                 normalize_advantage=True, seed=0)
-    result = train_until(env, agent, 100_000, 475, 10, seed=0, wait_end_path=True)
+                                 normalize_advantage=True, seed=seed)
+    result = train_until(env, agent, 100_000, 475, 10, seed=seed, wait_end_path=True)
     assert max(r for _, r in result.eval_returns) >= 475, result.eval_returns

@@ -12,7 +12,7 @@ from symgraph.rl.buffer import Buffer
 from symgraph.rl.learners import REINFORCE
 from tests.rl.learners.conftest import close, fill, linear, linear_actor, make_rollout, params_of, train_until
 
-pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+pytestmark = pytest.mark.slow  # builds of several seconds; the learning runs also carry the marker learning
 
 # ---------------------------------------------------------------------------------------------------------
 # The update against plain JAX + optax
@@ -55,8 +55,10 @@ def test_reinforce_update_uses_reward_to_go_of_finished_episodes_only(rng):
 # Learning
 
 
-def test_reinforce_learns_cartpole():
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reinforce_learns_cartpole(seed):
     env = envs.make_env("CartPole-v1")
-    agent = REINFORCE.from_env(env, n_episodes=4, lr=1e-2, seed=0)
-    result = train_until(env, agent, 100_000, 475, 8, seed=0, wait_end_path=True)
+    agent = REINFORCE.from_env(env, n_episodes=4, lr=1e-2, seed=seed)
+    result = train_until(env, agent, 100_000, 475, 8, seed=seed, wait_end_path=True)
     assert max(r for _, r in result.eval_returns) >= 475, result.eval_returns
