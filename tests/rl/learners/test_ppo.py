@@ -25,7 +25,7 @@ from tests.rl.learners.conftest import (
     train_until,
 )
 
-pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+pytestmark = pytest.mark.slow  # builds of several seconds; the learning runs also carry the marker learning
 
 # ---------------------------------------------------------------------------------------------------------
 # The update against plain JAX + optax
@@ -133,20 +133,24 @@ def test_a_batch_larger_than_the_rollout_is_an_error():
 # Learning
 
 
-def test_ppo_solves_cartpole_within_100k_steps():
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ppo_solves_cartpole_within_100k_steps(seed):
     """rl-baselines3-zoo's tuned settings: eval return >= 475 (10 episodes) within 1e5 env steps."""
     env = envs.make_env("CartPole-v1", n_envs=8)
     agent = PPO.from_env(env, batch_size=256, n_steps=32, K_epochs=20, lr=1e-3, gamma=0.98, lam=0.8,
-                         entropy_beta=0.0, anneal_lr=True, anneal_clip=True, total_steps=100_000, seed=0)
-    result = train_until(env, agent, 100_000, 475, 16, seed=0, update_every=agent.rollout_size)
+                         entropy_beta=0.0, anneal_lr=True, anneal_clip=True, total_steps=100_000, seed=seed)
+    result = train_until(env, agent, 100_000, 475, 16, seed=seed, update_every=agent.rollout_size)
     assert max(r for _, r in result.eval_returns) >= 475, result.eval_returns
 
 
-def test_ppo_learns_pendulum():
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ppo_learns_pendulum(seed):
     """rl-baselines3-zoo's PPO Pendulum-v1 settings without gSDE: from about -1200 to >= -400."""
     env = envs.make_env("Pendulum-v1", n_envs=4)
     agent = PPO.from_env(env, batch_size=64, n_steps=1024, K_epochs=10, lr=1e-3, gamma=0.9, lam=0.95,
-                         entropy_beta=0.0, seed=0)
-    result = train_until(env, agent, 80_000, -400, 8, seed=0, update_every=agent.rollout_size)
+                         entropy_beta=0.0, seed=seed)
+    result = train_until(env, agent, 80_000, -400, 8, seed=seed, update_every=agent.rollout_size)
     assert np.mean(result.episode_returns[:8]) < -900
     assert max(r for _, r in result.eval_returns) >= -400, result.eval_returns
