@@ -16,9 +16,11 @@ def episodes_to(trainer, success):
     return next((e["episode"] for e in trainer.evaluations if e["success_rate"] >= success), None)
 
 
-def test_q_learning_frozen_lake_reaches_070_and_dyna_q_needs_fewer_real_episodes(frozen_lake):
-    q = QLearning(frozen_lake, epsilon=LinearDecay(1.0, 0.01, 2000), gamma=0.99, lr=0.1, seed=0)
-    q_trainer = Trainer(q, frozen_lake, n_episodes=3000, evaluate_frequency=25, evaluation="exact", seed=0,
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
+def test_q_learning_frozen_lake_reaches_070_and_dyna_q_needs_fewer_real_episodes(frozen_lake, seed):
+    q = QLearning(frozen_lake, epsilon=LinearDecay(1.0, 0.01, 2000), gamma=0.99, lr=0.1, seed=seed)
+    q_trainer = Trainer(q, frozen_lake, n_episodes=3000, evaluate_frequency=25, evaluation="exact", seed=seed,
                         progress=False)
     q_trainer.train()
     q_episodes = episodes_to(q_trainer, 0.70)
@@ -27,9 +29,9 @@ def test_q_learning_frozen_lake_reaches_070_and_dyna_q_needs_fewer_real_episodes
     assert q_trainer.evaluate(2000)["success_rate"] >= 0.66  # simulated: 0.70 minus 4 standard errors
 
     dyna = DynaQ(frozen_lake, epsilon=LinearDecay(1.0, 0.01, 2000), gamma=0.99, lr=0.1, planning_steps=10,
-                 seed=0)
+                 seed=seed)
     dyna_trainer = Trainer(dyna, frozen_lake, n_episodes=3000, evaluate_frequency=25, evaluation="exact",
-                           target_success=0.70, seed=0, progress=False)
+                           target_success=0.70, seed=seed, progress=False)
     dyna_trainer.train()
     dyna_episodes = episodes_to(dyna_trainer, 0.70)
     assert dyna_episodes is not None
@@ -37,10 +39,12 @@ def test_q_learning_frozen_lake_reaches_070_and_dyna_q_needs_fewer_real_episodes
     assert dyna_episodes < q_episodes / 2, (dyna_episodes, q_episodes)
 
 
-def test_q_learning_in_dyna_mode_is_dyna_q(frozen_lake):
-    agent = QLearning(frozen_lake, epsilon=LinearDecay(1.0, 0.01, 2000), seed=1)
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [1, 2])
+def test_q_learning_in_dyna_mode_is_dyna_q(frozen_lake, seed):
+    agent = QLearning(frozen_lake, epsilon=LinearDecay(1.0, 0.01, 2000), seed=seed)
     trainer = Trainer(agent, frozen_lake, mode="dyna", planning_steps=10, n_episodes=1500,
-                      evaluate_frequency=25, evaluation="exact", target_success=0.70, seed=1, progress=False)
+                      evaluate_frequency=25, evaluation="exact", target_success=0.70, seed=seed, progress=False)
     trainer.train()
     assert episodes_to(trainer, 0.70) is not None and episodes_to(trainer, 0.70) <= 600
 
@@ -57,15 +61,17 @@ def greedy_path(agent, env):
     return path
 
 
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("lmbda", [0.0, 0.9])
-def test_cliff_walking_sarsa_safe_path_q_learning_cliff_edge(lmbda):
+def test_cliff_walking_sarsa_safe_path_q_learning_cliff_edge(lmbda, seed):
     """S&B example 6.6: with epsilon 0.1, SARSA learns the longer path away from the cliff, Q-learning the
     optimal path along its edge (and so falls more often while exploring)."""
     env = gym.make("CliffWalking-v1")
-    sarsa = SARSA(env, epsilon=0.1, lmbda=lmbda, gamma=0.99, lr=0.1, seed=0)
-    sarsa_returns = Trainer(sarsa, env, n_episodes=500, seed=0, progress=False).train()
-    q = QLearning(env, epsilon=0.1, gamma=0.99, lr=0.1, seed=0)
-    q_returns = Trainer(q, env, n_episodes=500, seed=0, progress=False).train()
+    sarsa = SARSA(env, epsilon=0.1, lmbda=lmbda, gamma=0.99, lr=0.1, seed=seed)
+    sarsa_returns = Trainer(sarsa, env, n_episodes=500, seed=seed, progress=False).train()
+    q = QLearning(env, epsilon=0.1, gamma=0.99, lr=0.1, seed=seed)
+    q_returns = Trainer(q, env, n_episodes=500, seed=seed, progress=False).train()
 
     assert greedy_path(q, env) == OPTIMAL_PATH
     path = greedy_path(sarsa, env)
@@ -78,18 +84,22 @@ def test_cliff_walking_sarsa_safe_path_q_learning_cliff_edge(lmbda):
     assert sarsa_returns[-200:].mean() > q_returns[-200:].mean() + 10
 
 
-def test_expected_sarsa_cliff_walking_safe_path():
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
+def test_expected_sarsa_cliff_walking_safe_path(seed):
     env = gym.make("CliffWalking-v1")
-    agent = ExpectedSARSA(env, epsilon=0.1, gamma=1.0, lr=0.5, seed=0)
-    Trainer(agent, env, n_episodes=300, seed=0, progress=False).train()
+    agent = ExpectedSARSA(env, epsilon=0.1, gamma=1.0, lr=0.5, seed=seed)
+    Trainer(agent, env, n_episodes=300, seed=seed, progress=False).train()
     path = greedy_path(agent, env)
     assert path[-1] == GOAL and len(CLIFF_EDGE.intersection(path)) <= 1
 
 
-def test_q_learning_taxi_mean_return_above_7():
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
+def test_q_learning_taxi_mean_return_above_7(seed):
     env = gym.make("Taxi-v4")
-    agent = QLearning(env, epsilon=0.1, gamma=0.99, lr=0.5, seed=0)
-    trainer = Trainer(agent, env, n_episodes=2000, seed=0, progress=False)
+    agent = QLearning(env, epsilon=0.1, gamma=0.99, lr=0.5, seed=seed)
+    trainer = Trainer(agent, env, n_episodes=2000, seed=seed, progress=False)
     trainer.train()
     assert trainer.evaluate(exact=True)["mean_return"] >= 7.0  # optimum about 7.9
     result = trainer.evaluate(500)
