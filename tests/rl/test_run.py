@@ -565,11 +565,13 @@ def test_protocol_and_adapter():
         as_agent(NoHook())
 
 
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.slow
-def test_tabular_q_learning_improves_on_frozenlake():
+def test_tabular_q_learning_improves_on_frozenlake(seed):
     env = gymnasium.make("FrozenLake-v1")
-    agent = QLearning(env, epsilon=LinearDecay(1.0, 0.01, 2000), gamma=0.99, lr=0.1, seed=0)
-    result = run(env, agent, None, max_episodes=3000, eval_every=100, eval_max_episodes=100, seed=0)
+    agent = QLearning(env, epsilon=LinearDecay(1.0, 0.01, 2000), gamma=0.99, lr=0.1, seed=seed)
+    result = run(env, agent, None, max_episodes=3000, eval_every=100, eval_max_episodes=100, seed=seed)
     evals = [r for _, r in result.eval_returns]
     assert len(evals) == 30
     assert evals[0] < 0.3 and np.mean(evals[-5:]) > 0.6       # the greedy success rate (optimum ~0.74)
