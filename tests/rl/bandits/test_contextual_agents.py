@@ -307,19 +307,21 @@ def test_variational_spread_grows_towards_the_prior_with_little_data():
 
 
 # -- the wheel bandit: NeuralLinear below LinearPosterior, both far below Uniform -----------------------------
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.slow
-def test_wheel_bandit_neural_linear_beats_linear_posterior():
-    # seed 0 for the bandit and the agents; 5,000 pulls; networks trained every 50 pulls (50 Adam steps of
+def test_wheel_bandit_neural_linear_beats_linear_posterior(seed):
+    # one seed for the bandit and the agents; 5,000 pulls; networks trained every 50 pulls (50 Adam steps of
     # 128 transitions: a cheaper version of the paper's 100 steps of 512, for test time)
     schedule = dict(update_interval=50, update_after=50, batch_size=128, train_epochs=50)
     regret = {}
     for name, make in [("Uniform", Uniform), ("LinearPosterior", LinearPosterior),
                        ("NeuralLinear", NeuralLinearPosterior)]:
-        bandit = WheelBandit(delta=0.5, seed=0)
-        result = DCBTrainer(make(bandit, seed=0), bandit, progress=False).train(5000, **schedule)
+        bandit = WheelBandit(delta=0.5, seed=seed)
+        result = DCBTrainer(make(bandit, seed=seed), bandit, progress=False).train(5000, **schedule)
         regret[name] = result.cumulative_regret[-1]
     normalised = {name: 100 * value / regret["Uniform"] for name, value in regret.items()}
-    # measured: NeuralLinear 2.1, LinearPosterior 3.4 (Uniform = 100)
+    # measured: NeuralLinear 2.1 and 2.9, LinearPosterior 3.4 and 3.0 with seeds 0 and 1 (Uniform = 100)
     assert normalised["LinearPosterior"] < 10
     assert normalised["NeuralLinear"] < normalised["LinearPosterior"]
 

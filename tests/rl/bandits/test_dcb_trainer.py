@@ -74,10 +74,12 @@ def test_result_is_the_mab_result_with_expected_regret():
     assert plot_regret({"fixed arm 0": result}).axes[0].get_lines()
 
 
-def test_a_learning_agent_beats_uniform():
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_learning_agent_beats_uniform(seed):
     def regret(agent_class):
-        bandit = GaussianMAB(bandits=3, arms=4, seed=0)
-        trainer = DCBTrainer(agent_class(bandit, seed=0), bandit, progress=False)
+        bandit = GaussianMAB(bandits=3, arms=4, seed=seed)
+        trainer = DCBTrainer(agent_class(bandit, seed=seed), bandit, progress=False)
         return trainer.train(600, update_after=0).cumulative_regret[-1]
 
     assert regret(LinearPosterior) < 0.3 * regret(Uniform)

@@ -39,6 +39,7 @@ def anchor_runs():
 
 
 @pytest.mark.slow
+@pytest.mark.learning
 def test_thompson_regret_on_anchor_problem(anchor_runs):
     summary = anchor_runs["thompson"]
     assert summary.cumulative_regret.shape == (5, 100_000)
@@ -49,6 +50,7 @@ def test_thompson_regret_on_anchor_problem(anchor_runs):
     assert late < 0.25 * early
 
 
+@pytest.mark.learning
 def test_ucb1_regret_on_anchor_problem(anchor_runs):
     summary = anchor_runs["ucb1"]
     assert summary.final_mean <= 200.0, summary.final
@@ -57,6 +59,7 @@ def test_ucb1_regret_on_anchor_problem(anchor_runs):
     assert summary.final_mean > 50.0
 
 
+@pytest.mark.learning
 def test_epsilon_greedy_regret_grows_linearly():
     summary = compare_agents({"eps": partial(EpsilonGreedy, epsilon=0.1)}, two_arm, 100_000, seeds=3)["eps"]
     first = np.array([r.regret[:50_000].sum() for r in summary.results])
@@ -66,6 +69,7 @@ def test_epsilon_greedy_regret_grows_linearly():
     assert second.mean() / 50_000 == pytest.approx(0.005, rel=0.1)
 
 
+@pytest.mark.learning
 def test_gradient_bandit_improves_over_uniform():
     for seed in range(3):
         bandit = two_arm(seed)
@@ -76,19 +80,23 @@ def test_gradient_bandit_improves_over_uniform():
         assert agent.probabilities[0, 0] > 0.9
 
 
-def test_agents_keep_one_set_of_statistics_per_bandit():
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
+def test_agents_keep_one_set_of_statistics_per_bandit(seed):
     probs = [[0.8, 0.2, 0.3], [0.1, 0.2, 0.9]]
-    bandit = BernoulliMAB(reward_probs=probs, seed=0)
-    agent = ThompsonSampling(bandit, seed=0)
+    bandit = BernoulliMAB(reward_probs=probs, seed=seed)
+    agent = ThompsonSampling(bandit, seed=seed)
     result = MABTrainer(agent, bandit, progress=False).train(5000)
     assert result.regret[-1000:].mean() < 0.05
     counts = agent.counts
     assert counts[0].argmax() == 0 and counts[1].argmax() == 2
 
 
-def test_gaussian_thompson_learns_gaussian_bandits():
-    bandit = GaussianMAB(bandits=10, arms=5, seed=0)
-    agent = GaussianThompsonSampling(bandit, seed=0)
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gaussian_thompson_learns_gaussian_bandits(seed):
+    bandit = GaussianMAB(bandits=10, arms=5, seed=seed)
+    agent = GaussianThompsonSampling(bandit, seed=seed)
     result = MABTrainer(agent, bandit, progress=False).train(20_000)
     uniform = np.mean(bandit.reward_means.max(axis=1)[:, None] - bandit.reward_means)
     assert result.regret[-5000:].mean() < 0.05 * uniform
