@@ -188,6 +188,17 @@ class Tensor:
     def min(self, axis=None, keepdims=False):
         return apply(jnp.min, (self,), {"axis": _axis(axis), "keepdims": keepdims}, name="min")
 
+    def __getattr__(self, name):
+        """The methods and properties of ``jax.Array`` not defined here (``x.dot(y)``, ``x.std()``, ``x.mT``,
+        ``x.at[i].set(v)``...): see ``symgraph.tensor.methods``."""
+        if name.startswith("_") or name in Tensor.__slots__:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        if hasattr(type(self), name):  # a property that raised AttributeError: raise that error, not ours
+            return object.__getattribute__(self, name)
+        from symgraph.tensor.methods import attribute
+
+        return attribute(self, name)
+
 
 def _astype(x, dtype):
     return x.astype(dtype)

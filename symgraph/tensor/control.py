@@ -50,19 +50,45 @@ def _outputs(node, count):
     return [item(node, i) for i in range(count)]
 
 
-def scan(fn, init, xs=None, length=None, reverse=False):
+def _symjax_style(what, fn, xs, sequences, non_sequences):
+    """``(fn, xs)`` for jax.lax's one-argument style, from SymJAX's ``sequences=``/``non_sequences=`` (each
+    sequence's slice, then each non-sequence, passed as its own argument); a list given positionally is
+    refused, since SymJAX unpacks it and jax.lax does not."""
+    if sequences is None and non_sequences is None:
+        if isinstance(xs, list):
+            raise TypeError(
+                f"T.{what}: xs is a list, which SymJAX's {what} unpacks into one argument per sequence and "
+                f"jax.lax.{what} passes as one argument; say which: sequences=[...] (and non_sequences=[...]) "
+                f"for fn({'carry, ' if what == 'scan' else ''}*slices, *non_sequences) as in SymJAX, or a tuple "
+                f"(or dict) for jax.lax's fn({'carry, ' if what == 'scan' else ''}xs) with outer tensors read as "
+                "a closure")
+        return fn, xs
+    if xs is not None:
+        raise TypeError(f"T.{what}: give xs (jax.lax style) or sequences= (SymJAX style), not both")
+    sequences = tuple(sequences or ())
+    constants = tuple(as_tensor(v) for v in (non_sequences or ()))
+    if what == "scan":
+        return (lambda carry, x: fn(carry, *x, *constants)), (sequences or None)
+    return (lambda x: fn(*x, *constants)), sequences
+
+
+def scan(fn, init, xs=None, length=None, reverse=False, sequences=None, non_sequences=None):
     """Loop ``carry, y = fn(carry, x)`` over the leading axis of ``xs``, as ``jax.lax.scan``.
 
     Args:
         fn: Python function of tensors ``(carry, x) -> (new_carry, y)``; carry, x and y are pytrees.
         init: the initial carry (pytree of tensors/arrays/numbers).
-        xs: pytree of tensors scanned along their leading axis, or None (then ``length`` is required).
+        xs: pytree of tensors scanned along their leading axis, or None (then ``length`` is required). A list
+            is refused as ambiguous (SymJAX unpacks it): use a tuple, or ``sequences=``.
         length: number of iterations when ``xs`` is None.
         reverse: iterate from the end.
+        sequences, non_sequences: SymJAX's style, instead of ``xs``: ``fn(carry, *slices, *non_sequences)``
+            gets one slice of each tensor of ``sequences`` and each of ``non_sequences`` as its own argument.
 
     Returns:
         ``(final_carry, ys)`` where ``ys`` stacks the per-iteration ``y`` along a new leading axis.
     """
+    fn, xs = _symjax_style("scan", fn, xs, sequences, non_sequences)
     init_nodes, init_tree = _flatten(init, "init")
     xs_nodes, xs_tree = _flatten(xs, "xs")
     if xs is None and length is None:
@@ -106,8 +132,12 @@ def scan(fn, init, xs=None, length=None, reverse=False):
             jax.tree_util.tree_unflatten(y_tree, outs[n_carry:]))
 
 
-def map(fn, xs):
-    """``fn`` applied to each slice of ``xs`` along its leading axis, results stacked (a loop, not vmap)."""
+def map(fn, xs=None, sequences=None, non_sequences=None):
+    """``fn`` applied to each slice of ``xs`` along its leading axis, results stacked (a loop, not vmap), as
+    ``jax.lax.map``: ``fn(x)`` gets the slice of the whole pytree ``xs``. SymJAX's style instead:
+    ``map(fn, sequences=[a, b], non_sequences=[w])`` calls ``fn(a_t, b_t, w)``. A list given as ``xs`` is
+    refused as ambiguous (SymJAX unpacks it, jax.lax does not): use a tuple, or ``sequences=``."""
+    fn, xs = _symjax_style("map", fn, xs, sequences, non_sequences)
     _, ys = scan(lambda carry, x: (carry, fn(x)), (), xs)
     return ys
 

@@ -1,8 +1,10 @@
 """Reshaping, joining and rearranging nodes."""
 
 import jax.numpy as jnp
+import numpy as np
 
-from symgraph.nodes import _axis, apply
+from symgraph.errors import ShapeError
+from symgraph.nodes import Tensor, _axis, apply
 
 
 def _shape(shape):
@@ -15,7 +17,18 @@ def reshape(x, shape):
 
 
 def flatten(x, start_axis=1):
-    """Merge the axes from ``start_axis`` on into one (by default keep the batch axis)."""
+    """Merge the axes from ``start_axis`` on into one: by default keep the batch axis, ``(B, H, W) -> (B, H*W)``.
+
+    SymJAX's and numpy's flatten merge all axes: that is ``T.ravel(x)``, ``x.flatten()`` or
+    ``T.flatten(x, start_axis=0)``. A tensor of fewer than ``start_axis + 1`` axes raises (flattening a
+    vector "from axis 1" is almost certainly meant as ``T.ravel``)."""
+    ndim = x.ndim if isinstance(x, Tensor) else np.ndim(x)
+    if isinstance(start_axis, int) and -ndim <= start_axis < 0:
+        start_axis += ndim
+    if not isinstance(start_axis, int) or not 0 <= start_axis < max(ndim, 1):
+        raise ShapeError(f"T.flatten: start_axis={start_axis!r} but the tensor has {ndim} axes; T.flatten keeps "
+                         "the axes before start_axis (default 1: the batch axis); to flatten all axes (SymJAX's "
+                         "and numpy's flatten) use T.ravel(x), x.flatten() or T.flatten(x, start_axis=0)")
     return apply(_flatten, (x,), {"start_axis": start_axis}, name="flatten")
 
 
