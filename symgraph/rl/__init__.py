@@ -6,7 +6,8 @@
   (``symgraph.rl.fused``).
 - :func:`run`: the generic driver ``run(env, agent, buffer, ...)`` of any agent following the protocol in
   ``symgraph.rl.protocol`` (``act``, ``update(buffer)`` or ``observe``, ``end_episode``), with checkpoints,
-  ``resume`` and a :class:`TrainingDiverged` stop.
+  ``resume`` and a :class:`TrainingDiverged` stop; :func:`evaluate`: whole episodes of a policy, no
+  learning.
 - :func:`load`: any learner from its checkpoint (``learner.save(path)`` or a ``run`` checkpoint);
   ``symgraph.rl.checkpoint``: what a checkpoint holds.
 - Templates: :class:`Actor`, :class:`Critic` (subclass and implement ``create_network``) and ready-made
@@ -28,11 +29,11 @@ from symgraph.rl.learners import DDPG, DQN, PPO, REINFORCE, SAC, TD3, ActorCriti
 from symgraph.rl.networks import CNNActor, CNNCritic, MLPActor, MLPCritic
 from symgraph.rl.noise import GaussianNoise, OrnsteinUhlenbeckNoise
 from symgraph.rl.protocol import Agent, ObservingAgent, as_agent
-from symgraph.rl.run import RunResult, TrainingDiverged, run
+from symgraph.rl.run import RunResult, TrainingDiverged, evaluate, run
 
 __all__ = [
     "PPO", "ActorCritic", "REINFORCE", "DQN", "DDPG", "TD3", "SAC", "run", "RunResult", "TrainingDiverged",
-    "load", "checkpoint", "train", "TrainResult",
+    "evaluate", "load", "checkpoint", "train", "TrainResult",
     "Agent", "ObservingAgent", "as_agent", "Actor", "Critic", "MLPActor", "MLPCritic", "CNNActor", "CNNCritic",
     "copy_state", "hard_updates", "polyak_updates", "variable_pairs", "Buffer", "GaussianNoise",
     "OrnsteinUhlenbeckNoise", "bandits", "envs", "losses", "noise", "returns", "tabular",

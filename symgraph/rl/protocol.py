@@ -34,6 +34,17 @@ Optional hooks that ``run`` uses when present:
   agents that do not read the ``"reward-to-go"``, ``"advantage"`` and ``"TD-error"`` fields it computes
   (every symgraph learner computes its own returns); absent or True, ``run`` calls it.
 
+The learner contract's optional hooks, which let ``run(env, agent)`` need nothing else:
+
+- ``schedule``: a :class:`Schedule`, when the agent updates. ``run`` reads ``update_every``,
+  ``update_after`` and ``at_episode_end`` (its ``wait_end_path``) from it for each of those arguments its
+  caller leaves at ``None``; without a schedule they default to 1, 1 and False. Values given to ``run``
+  win.
+- ``make_storage(n_envs) -> storage``: the storage the agent's ``update`` reads (a
+  :class:`~symgraph.rl.buffer.Buffer` or another object with ``push(transition)``, and the
+  ``finish_path``/``clear`` that ``run`` calls when it needs them), for ``n_envs`` sub-environments;
+  ``run`` calls it once when given no buffer.
+
 Paths still running at an update. ``run`` finishes a path (``buffer.finish_path``) when its episode ends. An
 on-policy learner updating every N steps, whose rollout ends mid-episode, finishes the running paths itself
 at the start of ``update``, with :func:`finish_running_paths` (bootstrapped from its ``value``), so that

@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from symgraph.rl.bandits._common import check_real, check_seed, check_whole
+from symgraph.rl.driver.evaluate import evaluate
 from symgraph.rl.progress import progress_bar
 from symgraph.rl.tabular.agents import SARSA, DynaQ, TabularAgent, TabularModel
 from symgraph.rl.tabular.mdp import TabularMDP, evaluate_policy
@@ -230,23 +231,17 @@ class Trainer:
             return self._evaluate_exact()
         if episodes < 1:
             raise ValueError(f"episodes must be at least 1, got {episodes!r}")
-        success = _default_success if success is None else success
-        env, agent, limit = self.env, self.agent, self.max_episode_steps
-        returns, lengths, successes = np.zeros(episodes), np.zeros(episodes), 0
-        for i in range(episodes):
-            state = self._reset()
-            total, length = 0.0, 0
-            while True:
-                state, reward, terminated, truncated, info = env.step(agent.act(state, deterministic=True))
-                total += reward
-                length += 1
-                if terminated or truncated or (limit is not None and length >= limit):
-                    break
-            returns[i], lengths[i] = total, length
-            successes += success(total, reward, terminated, info)
-        return {"mean_return": float(returns.mean()), "std_return": float(returns.std()),
-                "success_rate": successes / episodes, "mean_length": float(lengths.mean()),
-                "episodes": episodes}
+        seed = None
+        if self._first_reset:  # the trainer's first reset, as in training
+            self._first_reset = False
+            if self.seed is not None:
+                self.env.action_space.seed(self.seed)
+            seed = self.seed
+        scores = evaluate(self.agent, self.env, episodes, max_episode_steps=self.max_episode_steps, seed=seed,
+                          success=_default_success if success is None else success)
+        return {"mean_return": scores.mean, "std_return": scores.std,
+                "success_rate": int(scores.successes.sum()) / episodes,
+                "mean_length": float(scores.lengths.mean()), "episodes": episodes}
 
     def _evaluate_exact(self):
         if self._mdp is None:
