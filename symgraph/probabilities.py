@@ -582,9 +582,16 @@ class Normal(Distribution):
     Args:
         mean: the mean (any shape).
         std: the standard deviation, > 0 (checked for constants), or
-        log_std: its logarithm (unconstrained; what a network usually outputs). Exactly one of the two.
+        log_std: its logarithm (unconstrained; what a network usually outputs), or
+        var: the variance ``std^2``, > 0 (SymJAX's ``Normal(mean, cov)`` took the diagonal covariance, the
+            variances: write ``Normal(mean, var=cov)``). Exactly one of the three.
         event_ndims: number of trailing axes forming one event; ``log_prob`` and ``entropy`` sum over them
             (``event_ndims=1`` is a diagonal multivariate Gaussian, see ``DiagNormal``).
+
+    A scale of shape ``(..., d, d)`` for a mean of shape ``(..., d)`` (``d > 1``) is refused: it looks like a
+    full covariance matrix, which an elementwise Gaussian would silently broadcast into ``d`` rows of
+    Gaussians; use :class:`MultivariateNormal` for a full covariance, pass the diagonal for independent
+    entries, or give the mean the full shape to broadcast on purpose.
 
     Formulas (per entry, before summing over the event axes):
     ``log p(x) = -(x - mu)^2 / (2 sigma^2) - log sigma - log(2 pi) / 2``;
@@ -597,9 +604,20 @@ class Normal(Distribution):
 
     reparameterized = True
 
-    def __init__(self, mean, std=None, log_std=None, event_ndims=0):
-        self.loc, self.std, self.log_std, shape = _gaussian_parameters(self._owner, mean, std, log_std)
-        self.event_ndims = _check_event_ndims(event_ndims, shape, self._owner)
+    def __init__(self, mean, std=None, log_std=None, event_ndims=0, *, var=None):
+        owner = self._owner
+        if var is not None:
+            _exactly_one(owner, std=std, log_std=log_std, var=var)
+        for argument, scale in (("std", std), ("log_std", log_std), ("var", var)):
+            if scale is not None:
+                _refuse_full_covariance(owner, mean, scale, argument)
+        if var is not None:
+            var_node, concrete = _parameter(var, "var", owner)
+            _check_positive(concrete, "var", owner, "; pass positive variances, or log_std= for an unconstrained "
+                                                    "scale")
+            log_std = apply(_half_log, (var_node,), name=f"{owner.lower()}_log_std")
+        self.loc, self.std, self.log_std, shape = _gaussian_parameters(owner, mean, std, log_std)
+        self.event_ndims = _check_event_ndims(event_ndims, shape, owner)
         self._set_shape(shape, self.event_ndims)
 
     def sample(self, sample_shape=(), seed=None):
@@ -625,14 +643,37 @@ class Normal(Distribution):
 
 
 class DiagNormal(Normal):
-    """Diagonal multivariate Gaussian over the last axis: ``Normal(mean, std, log_std, event_ndims=1)``.
+    """Diagonal multivariate Gaussian over the last axis: ``Normal(mean, std, log_std, event_ndims=1, var=var)``.
 
     ``log_prob`` and ``entropy`` sum over the last axis (one value per action vector), what a Gaussian RL
     actor needs.
     """
 
-    def __init__(self, mean, std=None, log_std=None):
-        super().__init__(mean, std=std, log_std=log_std, event_ndims=1)
+    def __init__(self, mean, std=None, log_std=None, *, var=None):
+        super().__init__(mean, std=std, log_std=log_std, event_ndims=1, var=var)
+
+
+def _half_log(var):
+    return 0.5 * jnp.log(var)
+
+
+def _refuse_full_covariance(owner, mean, scale, argument):
+    """Refuse a scale shaped ``(..., d, d)`` for a mean ``(..., d)``: a full covariance matrix that an
+    elementwise Gaussian would broadcast into ``d`` rows of Gaussians."""
+    try:
+        mean_shape, scale_shape = (tuple(x.shape) if isinstance(x, Tensor) else np.shape(x) for x in (mean, scale))
+    except ValueError:  # a ragged list: _parameter reports it
+        return
+    if not mean_shape or len(scale_shape) != len(mean_shape) + 1:
+        return
+    d = mean_shape[-1]
+    if d is not None and d > 1 and tuple(scale_shape[-2:]) == (d, d):
+        raise ShapeError(f"{owner}: {argument} of shape {format_shape(scale_shape)} for a mean of shape "
+                         f"{format_shape(mean_shape)} looks like a full covariance matrix, which {owner} "
+                         f"(independent entries) would broadcast into {d} rows of Gaussians; for a full "
+                         f"covariance use MultivariateNormal(mean, covariance=...); for independent entries "
+                         f"pass the diagonal ({argument} shaped like the mean; var= for variances); to broadcast "
+                         f"on purpose, give the mean the full shape")
 
 
 def _tanh_log_det(u):

@@ -19,15 +19,22 @@ need: sampled and greedy actions, log-probabilities of stored actions, entropies
 
 What ``create_network`` returns depends on ``actions_distribution``:
 
-=================  ===============================================================================
-``None``           the action itself, ``(batch, *action_shape)`` (deterministic actor: DDPG, TD3).
-``Categorical``    logits ``(batch, n_actions)`` (or ``(batch, k, n_actions)`` for k independent choices).
-``Normal``         ``(mean, log_std)`` or ``mean`` alone, ``(batch, *action_shape)``; with ``mean`` alone a
-                   state-independent log-std Variable ``log_std`` of shape ``action_shape`` is created in
-                   the actor's scope, initialised to ``log_std_init`` (PPO's usual Gaussian policy).
-``TanhNormal``     the same, for the pre-tanh Gaussian; ``log_std`` is clipped to ``log_std_bounds``
-                   (default ``(-20, 2)``, as in SAC's reference code). Actions lie in ``(-1, 1)``.
-=================  ===============================================================================
+======================  ==========================================================================
+``None``                the action itself, ``(batch, *action_shape)`` (deterministic actor: DDPG, TD3).
+``Categorical``         logits ``(batch, n_actions)`` (or ``(batch, k, n_actions)`` for k independent
+                        choices).
+``Normal``              ``(mean, covariance)``, the covariance diagonal: the variances, shaped like the
+                        mean (the seed's contract: "first the mean and then the covariance"); or ``mean``
+                        alone, ``(batch, *action_shape)``: a state-independent log-std Variable
+                        ``log_std`` of shape ``action_shape`` is then created in the actor's scope,
+                        initialised to ``log_std_init`` (PPO's usual Gaussian policy). A full
+                        ``(batch, d, d)`` covariance is refused.
+``"normal_log_std"``    the same Normal, with ``(mean, log_std)``: the second output is the log standard
+                        deviation (the form the ready-made ``MLPActor`` and ``CNNActor`` use).
+``TanhNormal``          ``(mean, log_std)`` or ``mean`` alone, for the pre-tanh Gaussian; ``log_std`` is
+                        clipped to ``log_std_bounds`` (default ``(-20, 2)``, as in SAC's reference code).
+                        Actions lie in ``(-1, 1)``.
+======================  ==========================================================================
 
 All non-batch axes of the output form one action: ``log_prob`` and ``entropy`` sum over them and return
 one value per sample, shape ``(batch,)``.
@@ -71,6 +78,8 @@ DISTRIBUTIONS = {
     "normal": "normal",
     "diagnormal": "normal",
     "gaussian": "normal",
+    "normallogstd": "normal",
+    "gaussianlogstd": "normal",
     "tanhnormal": "tanh_normal",
     "deterministic": "deterministic",
 }
@@ -98,6 +107,21 @@ def resolve_distribution(actions_distribution):
     names = ", ".join(sorted({c.__name__ for c in _CLASSES}))
     raise TypeError(f"actions_distribution must be None, one of the classes {names} of "
                     f"symgraph.probabilities, or its name; got {describe(actions_distribution)}")
+
+
+def _scale_output(actions_distribution, kind, declared):
+    """What a Gaussian actor's second output is: ``"covariance"`` (the variances, the seed's contract for
+    Normal), ``"log_std"`` (TanhNormal, the ``"normal_log_std"`` name, or a class declaring it), or None."""
+    if kind == "tanh_normal":
+        return "log_std"
+    if kind != "normal":
+        return None
+    if declared is not None:
+        return declared
+    if isinstance(actions_distribution, str) and actions_distribution.lower().replace("_", "").replace(
+            "-", "").endswith("logstd"):
+        return "log_std"
+    return "covariance"
 
 
 def _input(value, argument, owner, graph=None):
@@ -265,8 +289,9 @@ class Actor(_Network):
         states: the input tensor, usually ``sg.Placeholder((None, *state_shape))``.
         actions_distribution: None (deterministic), ``Categorical``, ``Normal`` (or ``DiagNormal``),
             ``TanhNormal`` or ``Deterministic`` from :mod:`symgraph.probabilities`, or one of their names
-            (``"categorical"``, ``"normal"``, ``"tanh_normal"``...). See the module doc for what
-            ``create_network`` returns in each case.
+            (``"categorical"``, ``"normal"``, ``"tanh_normal"``...), or ``"normal_log_std"`` (a Normal whose
+            network returns ``(mean, log_std)``). See the module doc for what ``create_network`` returns in
+            each case.
         name: the scope of the actor's variables, made unique in the graph (a second ``"actor"`` is
             ``"actor_1"``: see ``scope``).
         n_actions: if given, the size the last axis of the network's (first) output must have: the number of
@@ -293,10 +318,14 @@ class Actor(_Network):
             entropy of the squashed distribution by quadrature (``TanhNormal.entropy``); SAC's one-sample
             estimate is ``-log_prob`` from :meth:`sample_and_log_prob`. 0 for a deterministic actor.
         log_std: the learned state-independent log-std Variable, or None.
+        scale_output: for a Gaussian actor, what a second output of ``create_network`` is read as:
+            ``"covariance"`` (variances) or ``"log_std"``; None for the others. A subclass may declare
+            ``scale_output = "log_std"`` as a class attribute (the ready-made networks do).
         copied_from: the network this one was copied from (None for an original).
     """
 
     _inputs = ("states",)
+    scale_output = None
 
     def __init__(self, states, actions_distribution=None, name="actor", *, n_actions=None, log_std_init=0.0,
                  log_std_bounds="auto"):
@@ -305,6 +334,7 @@ class Actor(_Network):
         self.graph = self.states.graph
         self.name = name
         self.kind = resolve_distribution(actions_distribution)
+        self.scale_output = _scale_output(actions_distribution, self.kind, type(self).scale_output)
         self.n_actions = _positive_int(n_actions, "n_actions", owner)
         self.log_std_init = float(log_std_init)
         self.log_std_bounds = _log_std_bounds(log_std_bounds, self.kind, owner)
@@ -319,8 +349,8 @@ class Actor(_Network):
         """Build the policy network on ``states`` and return its output (see the module doc)."""
         raise NotImplementedError(
             f"{type(self).__name__} must implement create_network(self, states), returning the action "
-            "(deterministic), logits (Categorical), or (mean, log_std) / mean (Normal, TanhNormal); or use a "
-            "ready-made MLPActor / CNNActor")
+            "(deterministic), logits (Categorical), (mean, covariance) / mean (Normal), (mean, log_std) / mean "
+            "(TanhNormal, 'normal_log_std'); or use a ready-made MLPActor / CNNActor")
 
     # -- outputs to distribution ---------------------------------------------------------------------
     def _make_head(self, outputs):
@@ -333,7 +363,7 @@ class Actor(_Network):
         allowed = (1, 2) if gaussian else (1,)
         if len(parts) not in allowed:
             expected = {"categorical": "one tensor of logits", "deterministic": "one tensor: the action"}.get(
-                self.kind, "mean, or a pair (mean, log_std)")
+                self.kind, f"mean, or a pair (mean, {self.scale_output})")
             raise TypeError(f"{owner}: a {self.kind} actor's create_network must return {expected}; got "
                             f"{type(outputs).__name__} of {len(parts)} items")
         first = parts[0]
@@ -364,16 +394,25 @@ class Actor(_Network):
                                     dtype=first.dtype)
             log_std = self.log_std
         else:
+            what = self.scale_output
             log_std = parts[1]
-            log_std = (_input(log_std, "log_std", owner, self.graph) if isinstance(log_std, Tensor)
+            log_std = (_input(log_std, what, owner, self.graph) if isinstance(log_std, Tensor)
                        else as_tensor(np.asarray(log_std, first.dtype), self.graph))
+            if what == "covariance" and log_std.ndim == first.ndim + 1 and first.shape[-1] not in (None, 1) \
+                    and log_std.shape[-2:] == (first.shape[-1],) * 2:
+                raise ShapeError(f"{owner}: create_network returned a full covariance {describe(log_std)}; a "
+                                 f"Normal actor takes a diagonal one: return the variances, shaped like the mean "
+                                 f"{describe(first)} (e.g. T.diagonal(cov, axis1=-2, axis2=-1)), or use "
+                                 "probabilities.MultivariateNormal in your own learner")
             try:
                 shape = jnp.broadcast_shapes(first.aval.shape, log_std.aval.shape)
             except Exception:  # ValueError, or JAX's error for symbolic dimensions that cannot be compared
                 shape = None
             if shape is None or len(shape) != first.ndim or log_std.ndim > first.ndim:
-                raise ShapeError(f"{owner}: log_std {describe(log_std)} must broadcast to the shape of the "
+                raise ShapeError(f"{owner}: {what} {describe(log_std)} must broadcast to the shape of the "
                                  f"mean {describe(first)}")
+            if what == "covariance":  # variances: log sigma = log(sigma^2) / 2
+                log_std = 0.5 * T.log(log_std)
         if self.log_std_bounds is not None:
             log_std = T.clip(log_std, *self.log_std_bounds)
         return first, log_std

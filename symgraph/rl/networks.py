@@ -136,6 +136,8 @@ def _cnn_options(self, convs, units, activation, scale, channels_first, owner):
 
 
 class _ActorHead(_Config):
+    scale_output = "log_std"  # a Gaussian head's second output (state-dependent std) is a log-std
+
     def create_network(self, states):
         """Torso, then the head the distribution needs: logits, action, mean (and log-std)."""
         features = self.features(states)

@@ -122,7 +122,7 @@ def test_normal_actor_with_state_dependent_log_std_and_bounds(rng):
             return nn.dense(h, 3, name="mean"), 3.0 * nn.dense(h, 3, name="log_std")
 
     states = _states()
-    actor = Net(states, P.Normal, log_std_bounds=(-1.0, 0.5))
+    actor = Net(states, "normal_log_std", log_std_bounds=(-1.0, 0.5))
     assert actor.log_std is None
     given = sg.Placeholder((None, 3), name="given")
     x, a = 3 * _data(rng), rng.normal(size=(6, 3)).astype("float32")

@@ -7,6 +7,7 @@ import pytest
 
 import symgraph as sg
 import symgraph.nn as nn
+import symgraph.probabilities as P
 import symgraph.tensor as T
 from symgraph.errors import SaveLoadError, ShapeError, UpdateError
 from symgraph.nn.ema import ExponentialMovingAverage
@@ -247,3 +248,83 @@ def test_conv2d_refuses_an_nchw_looking_input_and_supports_data_format():
     assert nn.Conv2D(4, 3, data_format="NHWC", name="trusted")(nchw).shape == (None, 3, 8, 4)
     with pytest.raises(ValueError, match="data_format must be None"):
         nn.Conv2D(4, 3, data_format="CHWN")
+
+
+# -- trap 5: the Normal actor's (mean, covariance) contract -------------------------------------------------
+
+def test_normal_actor_reads_its_second_output_as_the_covariance():
+    from scipy import stats
+
+    from symgraph import rl
+
+    class Constant(rl.Actor):                                # the case: mean 0, covariance 0.25
+        def create_network(self, states):
+            mean = 0.0 * nn.dense(states, 1)
+            return mean, mean + 0.25
+
+    states = sg.Placeholder((None, 3), name="states")
+    actor = Constant(states, P.Normal)
+    assert actor.scale_output == "covariance"
+    zeros = np.zeros((2, 3), "float32")
+    got = actor.log_prob(np.zeros((2, 1), "float32")).get({states: zeros})
+    np.testing.assert_allclose(got, stats.norm.logpdf(0.0, 0.0, 0.5), rtol=1e-6)    # -0.2258, not -1.169
+    assert got[0] == pytest.approx(-0.2258, abs=1e-4)
+
+    class Diagonal(rl.Actor):
+        def create_network(self, states):
+            return nn.dense(states, 2, name="mean"), T.softplus(nn.dense(states, 2, name="var")) + 0.1
+
+    actor = Diagonal(states, "normal")
+    rng = np.random.default_rng(0)
+    x, a = rng.normal(size=(4, 3)).astype("float32"), rng.normal(size=(4, 2)).astype("float32")
+    given = sg.Placeholder((None, 2), name="given")
+    log_prob, entropy, mean, var = sg.function(states, given, outputs=[
+        actor.log_prob(given), actor.entropy, actor.mode, actor._head[1]])(x, a)
+    variances = np.log1p(np.exp(x @ sg.get_variables("*var/W")[0].value)) + 0.1
+    expected = [stats.multivariate_normal(mean[i], np.diag(variances[i])).logpdf(a[i]) for i in range(4)]
+    np.testing.assert_allclose(log_prob, expected, rtol=1e-4)
+    np.testing.assert_allclose(entropy, [stats.multivariate_normal(mean[i], np.diag(variances[i])).entropy()
+                                         for i in range(4)], rtol=1e-4)
+    np.testing.assert_allclose(np.exp(2 * var), variances, rtol=1e-4)
+
+
+def test_the_log_std_form_has_its_own_name_and_the_ready_made_networks_use_it():
+    from symgraph import rl
+
+    class LogStd(rl.Actor):
+        def create_network(self, states):
+            mean = 0.0 * nn.dense(states, 1)
+            return mean, mean + 0.25
+
+    states = sg.Placeholder((None, 3), name="states")
+    actor = LogStd(states, "normal_log_std")
+    assert actor.kind == "normal" and actor.scale_output == "log_std"
+    got = actor.log_prob(np.zeros((1, 1), "float32")).get({states: np.zeros((1, 3), "float32")})
+    assert got[0] == pytest.approx(-0.25 - 0.5 * np.log(2 * np.pi), abs=1e-5)
+    ready = rl.MLPActor(states, 2, "normal", hidden=(4,), state_dependent_std=True)
+    assert ready.scale_output == "log_std" and ready.kind == "normal"
+    assert rl.MLPActor(states, 2, "tanh_normal", hidden=(4,)).scale_output == "log_std"
+
+
+def test_a_full_covariance_is_refused_by_the_actor_and_by_normal():
+    from symgraph import rl
+
+    class Full(rl.Actor):
+        def create_network(self, states):
+            mean = nn.dense(states, 2)
+            return mean, T.eye(2) + 0.0 * mean[:, :, None]
+
+    states = sg.Placeholder((None, 3), name="states")
+    with pytest.raises(ShapeError, match=r"full covariance.*return the variances.*T.diagonal"):
+        Full(states, P.Normal)
+    with pytest.raises(ShapeError, match=r"looks like a full covariance matrix.*MultivariateNormal"):
+        P.Normal(np.zeros(3), np.eye(3))
+    with pytest.raises(ShapeError, match=r"var of shape \(3, 3\).*full covariance"):
+        P.Normal(np.zeros(3), var=np.eye(3) + 1)
+    with pytest.raises(ValueError, match="exactly one of std= or log_std= or var="):
+        P.Normal(0.0, 1.0, var=1.0)
+    x = np.array([0.3, -1.2], "float32")
+    got = P.Normal(np.zeros(2, "float32"), var=np.array([0.25, 4.0], "float32")).log_prob(x).get()
+    from scipy import stats
+    np.testing.assert_allclose(got, stats.norm.logpdf(x, 0.0, [0.5, 2.0]), rtol=1e-6)
+    assert P.Normal(np.zeros((3, 1)), np.ones((3, 3))).batch_shape == (3, 3)    # ordinary broadcasting
