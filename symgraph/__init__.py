@@ -19,7 +19,9 @@ from symgraph.gradients import gradients, jacobians
 from symgraph.graph import (
                              Graph,
                              Scope,
+                             current_graph,
                              get_graph,
+                             get_ops,
                              get_placeholders,
                              get_updates,
                              get_variables,
@@ -37,7 +39,8 @@ __version__ = "0.1.0"
 __all__ = [
     "clone", "DTypeError", "GradientError", "InputError", "SaveLoadError", "ScopeError", "ShapeError",
     "SymgraphError", "UpdateError", "Function", "function", "gradients", "jacobians", "Graph", "Scope",
-    "get_graph", "get_placeholders", "get_updates", "get_variables", "reset_default_graph", "set_seed",
+    "get_graph", "current_graph", "get_ops", "get_placeholders", "get_updates", "get_variables",
+    "reset_default_graph", "set_seed",
     "load_variables", "reset_variables", "save_variables", "Placeholder", "Tensor", "Variable", "constant",
     "key_from_seed", "initial_state", "clear_caches", "set_cache_size", "dispatch", "__version__",
 ]

@@ -19,6 +19,7 @@ one is a scope as above, so ``get_variables("actor")`` is ``get_variables(scope=
 (SymJAX's root scope, ``"/"``) is ignored.
 """
 
+import difflib
 import fnmatch
 import itertools
 
@@ -94,6 +95,16 @@ class Graph:
         for parent in node.inputs:
             self.nx.add_edge(parent, node)
 
+    def get(self, name):
+        """The node of this graph (op, variable, placeholder or constant) whose full, scoped name is ``name``,
+        as SymJAX's ``current_graph().get(name)``; a KeyError lists close names."""
+        for node in self.nx.nodes:
+            if node.name == name:
+                return node
+        close = difflib.get_close_matches(name, [node.name for node in self.nx.nodes], n=3)
+        raise KeyError(f"graph {self.name!r} has no node named {name!r}"
+                       + (f"; close names: {close}" if close else "; names are scoped, e.g. 'actor/w'"))
+
     def random_key_node(self):
         """The key node that random ops built now draw from (the innermost traced sub-graph's, if any)."""
         if not self._key_nodes:
@@ -157,6 +168,11 @@ _graph_stack = [Graph("default")]
 def get_graph():
     """The graph new nodes are built into: the innermost ``with Graph(...)``, or the default graph."""
     return _graph_stack[-1]
+
+
+def current_graph():
+    """SymJAX's name of :func:`get_graph`: the graph new nodes are built into."""
+    return get_graph()
 
 
 def reset_default_graph(seed=0):
@@ -294,3 +310,13 @@ def get_updates(name=None, graph=None, *, scope=None):
     _check_pattern(scope, "scope", "get_updates")
     graph = graph or get_graph()
     return graph.registered_updates([v for v in graph.updates if name_matches(v.name, name, scope)])
+
+
+def get_ops(name=None, graph=None, *, scope=None):
+    """The op nodes (computed from inputs: not variables, placeholders or constants) of the graph (current one
+    by default) whose name matches ``name`` and lies inside ``scope`` (as :func:`get_variables`), in the order
+    they were built: SymJAX's ``get_ops``."""
+    _check_pattern(name, "name", "get_ops")
+    _check_pattern(scope, "scope", "get_ops")
+    graph = graph or get_graph()
+    return [node for node in graph.nx.nodes if node.fn is not None and name_matches(node.name, name, scope)]

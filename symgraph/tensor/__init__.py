@@ -20,7 +20,6 @@ from symgraph.tensor.control import cond, map, scan, vmap, while_loop
 from symgraph.tensor.creation import arange, eye, full, full_like, linspace, one_hot, ones, ones_like, zeros, zeros_like
 from symgraph.tensor.indexing import add_at, dynamic_slice, set_at, take, take_along_axis
 from symgraph.tensor.linalg import cholesky, inv, norm
-from symgraph.tensor.products import diagonal, dot, einsum, matmul, outer, tensordot
 from symgraph.tensor.math import (
                                          abs,
                                          add,
@@ -79,6 +78,7 @@ from symgraph.tensor.math import (
                                          var,
                                          where,
 )
+from symgraph.tensor.products import diagonal, dot, einsum, matmul, outer, tensordot
 from symgraph.tensor.shape import (
                                          broadcast_to,
                                          concatenate,
@@ -93,26 +93,27 @@ from symgraph.tensor.shape import (
                                          tile,
                                          transpose,
 )
-
 from symgraph.tensor.static import (
-                                   broadcast_shapes,
-                                   can_cast,
-                                   iscomplexobj,
-                                   isdtype,
-                                   isrealobj,
-                                   isscalar,
-                                   issubdtype,
-                                   iterable,
-                                   ndim,
-                                   promote_types,
-                                   result_type,
-                                   shape,
-                                   size,
-                                   vectorize,
+                                         broadcast_shapes,
+                                         can_cast,
+                                         iscomplexobj,
+                                         isdtype,
+                                         isrealobj,
+                                         isscalar,
+                                         issubdtype,
+                                         iterable,
+                                         ndim,
+                                         promote_types,
+                                         result_type,
+                                         shape,
+                                         size,
+                                         vectorize,
 )
 
-_HAND_WRITTEN = [
-    "random", "elu", "gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "silu", "softmax", "softplus",
+__all__ = [
+    "Placeholder", "Variable", "linalg", "fft", "shape", "ndim", "size", "isscalar", "iscomplexobj", "isrealobj",
+    "iterable", "result_type", "can_cast", "promote_types", "issubdtype", "isdtype", "broadcast_shapes",
+    "vectorize", "random", "elu", "gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "silu", "softmax", "softplus",
     "cond", "map", "scan", "vmap", "while_loop", "arange", "eye", "full", "full_like", "linspace", "one_hot",
     "ones", "ones_like", "zeros", "zeros_like", "add_at", "dynamic_slice", "set_at", "take", "take_along_axis",
     "cholesky", "diagonal", "dot", "einsum", "inv", "matmul", "norm", "outer", "tensordot", "abs", "add", "all",
@@ -126,8 +127,7 @@ _HAND_WRITTEN = [
 ]
 
 #: The ops generated from ``numpy_table.NUMPY`` (every ``jax.numpy`` function not written by hand above).
-GENERATED = _wrap.build(_jnp, _numpy_table.NUMPY, "jax.numpy", skip=set(_HAND_WRITTEN))
+GENERATED = _wrap.build(_jnp, _numpy_table.NUMPY, "jax.numpy", skip=set(__all__))
 globals().update(GENERATED)
-
-__all__ = [*_HAND_WRITTEN, "Placeholder", "Variable", "linalg", "fft", *_numpy_table.BUILD_TIME, *sorted(GENERATED)]
+__all__ += sorted(GENERATED)
 __getattr__ = _renames.module_getattr("tensor")

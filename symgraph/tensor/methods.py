@@ -13,7 +13,7 @@ from symgraph.tensor import renames, wrap
 
 #: Method name -> the ``jax.numpy`` function it calls with the node first.
 METHODS = {name: getattr(jnp, name) for name in (
-    "all any argmax argmin argpartition argsort choose clip compress conj conjugate copy cumprod cumsum "
+    "all any argmax argmin argpartition argsort choose clip conj conjugate copy cumprod cumsum "
     "diagonal dot nonzero prod ptp ravel repeat round searchsorted sort squeeze std swapaxes take trace "
     "var").split()}
 METHODS["flatten"] = jnp.ravel
@@ -124,6 +124,9 @@ def attribute(node, name):
         return lambda *args, **kwargs: op(node, *args, **kwargs)
     if name in PROPERTIES:
         return _bound(name, PROPERTIES[name])(node)
+    if name == "compress":  # jax.Array.compress(condition) is jnp.compress(condition, array)
+        op = _bound("compress", jnp.compress)
+        return lambda condition, *args, **kwargs: op(condition, node, *args, **kwargs)
     if name == "transpose":
         return lambda *axes: transpose(node, *axes)
     if name == "clone":
@@ -137,6 +140,6 @@ def attribute(node, name):
 
 
 #: Every name :func:`attribute` answers (for ``dir`` and the documentation).
-NAMES = tuple(sorted([*METHODS, *PROPERTIES, "transpose", "clone", "at", "size"]))
+NAMES = tuple(sorted([*METHODS, *PROPERTIES, "compress", "transpose", "clone", "at", "size"]))
 
 __all__ = ["attribute", "METHODS", "PROPERTIES", "NAMES", "transpose", "clone"]

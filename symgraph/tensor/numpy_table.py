@@ -86,11 +86,6 @@ EXCLUDED = {
                   "slice with indices computed from the values instead",
 }
 
-#: ``jax.numpy`` names that symgraph.tensor answers at build time with Python values (module ``static``).
-BUILD_TIME = ("shape", "ndim", "size", "isscalar", "iscomplexobj", "isrealobj", "iterable", "result_type",
-              "can_cast", "promote_types", "issubdtype", "isdtype", "broadcast_shapes", "vectorize")
-
-
 def parse(text):
     """``{name: split}`` of a table's text."""
     table = {}

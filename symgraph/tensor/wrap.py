@@ -14,7 +14,6 @@ import inspect
 import re
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from symgraph.nodes import Tensor, apply, canonical_dtype, item
@@ -100,7 +99,7 @@ class Spec:
             arrays.difference_update(first)
         kinds = _kinds(signature)
         given = list(bound.arguments.items())
-        for index, (name, _) in enumerate(given[:len(args)]):
+        for name, _ in given[:len(args)]:
             if kinds[name] == inspect.Parameter.POSITIONAL_OR_KEYWORD:
                 kinds[name] = inspect.Parameter.POSITIONAL_ONLY  # given by position: passed on by position
         return given, kinds, arrays, sequences
