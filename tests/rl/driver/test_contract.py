@@ -85,3 +85,18 @@ def test_a_single_env_is_a_vector_of_one_whose_hooks_get_one_state():
     buffer = agent.buffers[0]
     np.testing.assert_array_equal(buffer["reward"][:3].reshape(-1), [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(buffer["terminal"][:3].reshape(-1), [False, False, True])
+
+
+def test_a_single_env_runs_as_a_vector_env_of_one_does():
+    """The same episodes, steps, updates and stored transitions (with a batch axis of one in the vector
+    env's hooks), episodes cut by max_episode_steps included."""
+    single, vector = ContractAgent(Schedule(update_every=3)), ContractAgent(Schedule(update_every=3))
+    one = SyncVectorEnv([lambda: LineEnv(length=6)], autoreset_mode=AutoresetMode.SAME_STEP)
+    a = run(LineEnv(length=6), single, max_steps=20, max_episodes=None, eval_every=0, max_episode_steps=4)
+    b = run(one, vector, max_steps=20, max_episodes=None, eval_every=0, max_episode_steps=4)
+    assert (a.episode_returns, a.episode_lengths, a.update_steps) == (b.episode_returns, b.episode_lengths,
+                                                                      b.update_steps)
+    assert a.episode_lengths == [4] * 5 and a.total_frames == b.total_frames == 20
+    for field in ("state", "reward", "next-state", "terminal", "truncated"):
+        np.testing.assert_array_equal(single.buffers[0][field], vector.buffers[0][field])
+    assert [s.shape for s, _ in vector.acts][:1] == [(1, 2)] and [s.shape for s, _ in single.acts][:1] == [(2,)]
