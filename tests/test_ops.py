@@ -130,6 +130,8 @@ CREATION = [
     ("arange", lambda: T.arange(2, 11, 3), jnp.arange(2, 11, 3)),
     ("linspace", lambda: T.linspace(0.0, 1.0, 5), jnp.linspace(0.0, 1.0, 5)),
     ("eye", lambda: T.eye(3), jnp.eye(3)),
+    ("eye_k", lambda: T.eye(3, 4, k=1), jnp.eye(3, 4, k=1)),
+    ("round_decimals", lambda: T.round(np.float32([1.234, -5.678]), 1), jnp.round(jnp.float32([1.234, -5.678]), 1)),
     ("constant", lambda: sg.constant(np.arange(3.0)) * 2, jnp.arange(3.0) * 2),
 ]
 

@@ -64,9 +64,9 @@ def linspace(start, stop, num=50, endpoint=True, dtype="float32"):
                                     "dtype": _dtype(dtype)}, name="linspace")
 
 
-def eye(n, m=None, dtype="float32"):
-    """The ``n`` x ``m`` identity matrix."""
-    return apply(jnp.eye, (), {"N": n, "M": m, "dtype": _dtype(dtype)}, name="eye")
+def eye(n, m=None, k=0, dtype="float32"):
+    """The ``n`` x ``m`` matrix with ones on its ``k``-th diagonal (default: the identity)."""
+    return apply(jnp.eye, (), {"N": n, "M": m, "k": k, "dtype": _dtype(dtype)}, name="eye")
 
 
 def one_hot(x, num_classes, dtype="float32"):

@@ -48,7 +48,6 @@ arctanh = _unary(jnp.arctanh, "arctanh", "Elementwise inverse hyperbolic tangent
 sign = _unary(jnp.sign, "sign", "Elementwise sign (-1, 0 or 1).")
 floor = _unary(jnp.floor, "floor", "Elementwise floor.")
 ceil = _unary(jnp.ceil, "ceil", "Elementwise ceiling.")
-round = _unary(jnp.round, "round", "Elementwise rounding to the nearest integer (half to even).")
 negative = _unary(jnp.negative, "negative", "Elementwise negation.")
 reciprocal = _unary(jnp.reciprocal, "reciprocal", "Elementwise 1 / x.")
 isnan = _unary(jnp.isnan, "isnan", "Elementwise test for NaN.")
@@ -84,6 +83,11 @@ prod = _reduction(jnp.prod, "prod", "Product")
 all = _reduction(jnp.all, "all", "Logical and")
 any = _reduction(jnp.any, "any", "Logical or")
 logsumexp = _reduction(jax.scipy.special.logsumexp, "logsumexp", "log(sum(exp(x))), computed stably,")
+
+
+def round(x, decimals=0):
+    """Elementwise rounding to ``decimals`` decimal places (default: the nearest integer; half to even)."""
+    return apply(jnp.round, (x,), {"decimals": decimals} if decimals else {}, name="round")
 
 
 def var(x, axis=None, keepdims=False, ddof=0):
