@@ -231,7 +231,9 @@ def polyak_update(targets, sources, tau):
     """Soft target updates ``{target: tau * source + (1 - tau) * target}`` (Polyak averaging, tau in [0, 1]).
 
     The stateless form of ``ExponentialMovingAverage(1 - tau, debias=False)``: no step counter, nothing to
-    reset. ``tau = 1`` copies the sources (a hard update); the usual soft value is 0.005.
+    reset, and, like a hand-written update dict, not registered with the graph (``sg.get_updates()`` does not
+    hold it): pass it to ``sg.function(..., updates=...)``. ``tau = 1`` copies the sources (a hard update); the
+    usual soft value is 0.005.
     """
     if isinstance(tau, bool) or not isinstance(tau, numbers.Real | np.number) or not 0.0 <= float(tau) <= 1.0:
         raise ValueError(f"polyak_update: tau must be a number in [0, 1], got {tau!r}; the usual value is "
