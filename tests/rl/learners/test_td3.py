@@ -8,7 +8,7 @@ import pytest
 from symgraph.rl.learners.td3 import TD3
 from tests.rl.learners.conftest import continuous_buffer, pendulum_run, small, values
 
-pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+pytestmark = pytest.mark.slow  # builds of several seconds; the learning runs also carry the marker learning
 
 # ---------------------------------------------------------------------------------------------------------
 # The delayed policy step
@@ -36,8 +36,10 @@ def test_td3_delays_the_policy_and_target_updates():
 # Learning
 
 
-def test_td3_learns_pendulum():
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", [0, 1])
+def test_td3_learns_pendulum(seed):
     agent = TD3.from_env(gymnasium.make("Pendulum-v1"), batch_size=256, lr=1e-3, gamma=0.98, tau=0.005,
-                         hidden=(64, 64), random_steps=1000, seed=0)
-    evals = pendulum_run(agent, noise=agent.make_noise(0.1), update_after=1000)
+                         hidden=(64, 64), random_steps=1000, seed=seed)
+    evals = pendulum_run(agent, noise=agent.make_noise(0.1), update_after=1000, seed=seed)
     assert max(evals) >= -250, evals
