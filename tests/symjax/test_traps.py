@@ -328,3 +328,19 @@ def test_a_full_covariance_is_refused_by_the_actor_and_by_normal():
     from scipy import stats
     np.testing.assert_allclose(got, stats.norm.logpdf(x, 0.0, [0.5, 2.0]), rtol=1e-6)
     assert P.Normal(np.zeros((3, 1)), np.ones((3, 3))).batch_shape == (3, 3)    # ordinary broadcasting
+
+
+def test_pooling_follows_the_data_format_and_refuses_an_nchw_looking_input():
+    nchw = sg.Placeholder((None, 3, 8, 8), name="nchw")
+    with pytest.raises(ShapeError, match=r"looks channels first.*data_format='NCHW'"):
+        nn.MaxPool2D(2)(nchw)
+    data = np.random.default_rng(2).normal(size=(2, 3, 8, 8)).astype("float32")
+    nhwc = T.transpose(nchw, (0, 2, 3, 1))
+    for layer in (nn.MaxPool2D, nn.AvgPool2D):
+        first = layer(2, padding="SAME", data_format="NCHW")(nchw)
+        last = layer(2, padding="SAME", data_format="NHWC")(nhwc)
+        assert first.shape == (None, 3, 4, 4)
+        got_first, got_last = sg.function(nchw, outputs=[first, last])(data)
+        np.testing.assert_allclose(got_first, got_last.transpose(0, 3, 1, 2), rtol=1e-6)
+    ncw = sg.Placeholder((None, 3, 8), name="ncw")
+    assert nn.MaxPool1D(2, data_format="NCW")(ncw).shape == (None, 3, 4)

@@ -1,13 +1,13 @@
-"""Convolutions (Conv1D, Conv2D) and pooling (MaxPool/AvgPool 1D and 2D), channels last.
+"""Convolutions (Conv1D, Conv2D) and pooling (MaxPool/AvgPool 1D and 2D), channels last by default.
 
 Layouts: 1D inputs are ``(batch, width, channels)`` (NWC), 2D inputs ``(batch, height, width, channels)``
-(NHWC); kernels are ``(kw, in, out)`` / ``(kh, kw, in, out)`` (WIO / HWIO). Convolutions also take channels
-first inputs (SymJAX's and PyTorch's layout) with ``data_format="NCW"`` / ``"NCHW"``, and give outputs in the
-same layout. An input that looks channels first given to a channels-last Conv2D (``(batch, c, s, s)`` with
-``c`` in 1, 3, 4 and a square ``s > 4``, which would otherwise run as ``c`` rows of ``s`` channels) is refused
-unless ``data_format`` is given. Padding ``"SAME"`` keeps
-``ceil(size / stride)`` positions (padding split evenly, the extra one at the end, as TensorFlow),
-``"VALID"`` keeps only the windows that fit: ``floor((size - dilated_kernel) / stride) + 1``.
+(NHWC); kernels are ``(kw, in, out)`` / ``(kh, kw, in, out)`` (WIO / HWIO). Convolutions and pooling also take
+channels-first inputs (SymJAX's and PyTorch's layout) with ``data_format="NCW"`` / ``"NCHW"``, and give
+outputs in the same layout. An input that looks channels first given to a channels-last 2D layer
+(``(batch, c, s, s)`` with ``c`` in 1, 3, 4 and a square ``s > 4``, which would otherwise run as ``c`` rows of
+``s`` channels) is refused unless ``data_format`` is given. Padding ``"SAME"`` keeps ``ceil(size / stride)``
+positions (padding split evenly, the extra one at the end, as TensorFlow), ``"VALID"`` keeps only the windows
+that fit: ``floor((size - dilated_kernel) / stride) + 1``.
 """
 
 import math
@@ -34,6 +34,13 @@ def _padding(padding, owner):
     raise ValueError(f"{owner}: padding must be 'SAME' or 'VALID', got {padding!r}")
 
 
+def _data_format(data_format, n, owner):
+    if data_format is not None and data_format not in _FORMATS[n]:
+        raise ValueError(f"{owner}: data_format must be None (channels last), {_FORMATS[n][0]!r} or "
+                         f"{_FORMATS[n][1]!r} (channels first), got {data_format!r}")
+    return data_format
+
+
 def _conv(x, kernel, strides, padding, dilation, dimension_numbers):
     return jax.lax.conv_general_dilated(x, kernel, window_strides=strides, padding=padding,
                                         rhs_dilation=dilation, dimension_numbers=dimension_numbers)
@@ -47,10 +54,7 @@ class _Conv(Layer):
                  name="conv", data_format=None):
         super().__init__(name)
         n = self.n_spatial
-        if data_format is not None and data_format not in _FORMATS[n]:
-            raise ValueError(f"{self}: data_format must be None (channels last), {_FORMATS[n][0]!r} or "
-                             f"{_FORMATS[n][1]!r} (channels first), got {data_format!r}")
-        self.data_format = data_format
+        self.data_format = _data_format(data_format, n, self)
         self.filters = positive_int(filters, "filters", self)
         self.kernel_size = int_tuple(kernel_size, n, "kernel_size", self)
         self.strides = int_tuple(strides, n, "strides", self)
@@ -177,64 +181,74 @@ class _Pool(Layer):
     n_spatial = 2
     reducer = staticmethod(_max_pool)
 
-    def __init__(self, window=2, strides=None, padding="VALID", name="pool"):
+    def __init__(self, window=2, strides=None, padding="VALID", name="pool", data_format=None):
         super().__init__(name)
         n = self.n_spatial
         self.window = int_tuple(window, n, "window", self)
         self.strides = self.window if strides is None else int_tuple(strides, n, "strides", self)
         self.padding = _padding(padding, self)
+        self.data_format = _data_format(data_format, n, self)
 
     def __call__(self, x):
         n = self.n_spatial
-        x = self.input(x, rank=n + 2, layout=_LAYOUT_TEXT[n])
+        layout = self.data_format or _FORMATS[n][0]
+        first = layout in ("NCW", "NCHW")
+        x = self.input(x, rank=n + 2, layout=_LAYOUT_TEXT[layout])
+        if n == 2 and self.data_format is None:
+            _refuse_channels_first(self, x)
         if self.padding == "VALID":
-            for size, k in zip(x.shape[1:-1], self.window, strict=True):
+            for size, k in zip(x.shape[2:] if first else x.shape[1:-1], self.window, strict=True):
                 if size is not None and size < k:
                     self.fail(f"spatial sizes of at least the window {self.window} with padding 'VALID'", x,
                               "; use padding='SAME' or a smaller window")
         with self.name_scope():
+            if first:  # pooled channels last, then back
+                x = T.transpose(x, (0, *range(2, n + 2), 1))
             params = {"window": (1, *self.window, 1), "strides": (1, *self.strides, 1),
                       "padding": self.padding}
-            return apply(type(self).reducer, (x,), params, name=type(self).__name__.lower())
+            y = apply(type(self).reducer, (x,), params, name=type(self).__name__.lower())
+            return T.transpose(y, (0, n + 1, *range(1, n + 1))) if first else y
 
 
 class MaxPool1D(_Pool):
     """Maximum over windows of ``(batch, width, channels)``; ``strides`` defaults to the window (no overlap).
-    Padding ``"VALID"`` (default) or ``"SAME"`` (padded entries never win)."""
+    Padding ``"VALID"`` (default) or ``"SAME"`` (padded entries never win); ``data_format="NCW"`` for
+    ``(batch, channels, width)`` inputs."""
 
     n_spatial = 1
 
-    def __init__(self, window=2, strides=None, padding="VALID", name="max_pool1d"):
-        super().__init__(window, strides, padding, name)
+    def __init__(self, window=2, strides=None, padding="VALID", name="max_pool1d", *, data_format=None):
+        super().__init__(window, strides, padding, name, data_format)
 
 
 class MaxPool2D(_Pool):
     """Maximum over ``(h, w)`` windows of NHWC inputs; ``strides`` defaults to the window (no overlap).
-    Padding ``"VALID"`` (default) or ``"SAME"`` (padded entries never win)."""
+    Padding ``"VALID"`` (default) or ``"SAME"`` (padded entries never win); ``data_format`` as
+    :class:`Conv2D`."""
 
-    def __init__(self, window=2, strides=None, padding="VALID", name="max_pool2d"):
-        super().__init__(window, strides, padding, name)
+    def __init__(self, window=2, strides=None, padding="VALID", name="max_pool2d", *, data_format=None):
+        super().__init__(window, strides, padding, name, data_format)
 
 
 class AvgPool1D(_Pool):
     """Mean over windows of ``(batch, width, channels)``; with ``"SAME"`` padding each mean is over the real
-    (unpadded) entries of its window only."""
+    (unpadded) entries of its window only; ``data_format="NCW"`` for ``(batch, channels, width)`` inputs."""
 
     n_spatial = 1
     reducer = staticmethod(_avg_pool)
 
-    def __init__(self, window=2, strides=None, padding="VALID", name="avg_pool1d"):
-        super().__init__(window, strides, padding, name)
+    def __init__(self, window=2, strides=None, padding="VALID", name="avg_pool1d", *, data_format=None):
+        super().__init__(window, strides, padding, name, data_format)
 
 
 class AvgPool2D(_Pool):
     """Mean over ``(h, w)`` windows of NHWC inputs; with ``"SAME"`` padding each mean is over the real
-    (unpadded) entries of its window only."""
+    (unpadded) entries of its window only; ``data_format`` as :class:`Conv2D`."""
 
     reducer = staticmethod(_avg_pool)
 
-    def __init__(self, window=2, strides=None, padding="VALID", name="avg_pool2d"):
-        super().__init__(window, strides, padding, name)
+    def __init__(self, window=2, strides=None, padding="VALID", name="avg_pool2d", *, data_format=None):
+        super().__init__(window, strides, padding, name, data_format)
 
 
 MaxPool = MaxPool2D
@@ -255,21 +269,21 @@ def conv2d(x, filters, kernel_size, strides=1, padding="SAME", dilation=1, activ
                   name=name, data_format=data_format)(x)
 
 
-def max_pool2d(x, window=2, strides=None, padding="VALID"):
-    """``MaxPool2D(window, strides, padding)(x)``."""
-    return MaxPool2D(window, strides, padding)(x)
+def max_pool2d(x, window=2, strides=None, padding="VALID", *, data_format=None):
+    """``MaxPool2D(window, strides, padding, data_format=data_format)(x)``."""
+    return MaxPool2D(window, strides, padding, data_format=data_format)(x)
 
 
-def avg_pool2d(x, window=2, strides=None, padding="VALID"):
-    """``AvgPool2D(window, strides, padding)(x)``."""
-    return AvgPool2D(window, strides, padding)(x)
+def avg_pool2d(x, window=2, strides=None, padding="VALID", *, data_format=None):
+    """``AvgPool2D(window, strides, padding, data_format=data_format)(x)``."""
+    return AvgPool2D(window, strides, padding, data_format=data_format)(x)
 
 
-def max_pool1d(x, window=2, strides=None, padding="VALID"):
-    """``MaxPool1D(window, strides, padding)(x)``."""
-    return MaxPool1D(window, strides, padding)(x)
+def max_pool1d(x, window=2, strides=None, padding="VALID", *, data_format=None):
+    """``MaxPool1D(window, strides, padding, data_format=data_format)(x)``."""
+    return MaxPool1D(window, strides, padding, data_format=data_format)(x)
 
 
-def avg_pool1d(x, window=2, strides=None, padding="VALID"):
-    """``AvgPool1D(window, strides, padding)(x)``."""
-    return AvgPool1D(window, strides, padding)(x)
+def avg_pool1d(x, window=2, strides=None, padding="VALID", *, data_format=None):
+    """``AvgPool1D(window, strides, padding, data_format=data_format)(x)``."""
+    return AvgPool1D(window, strides, padding, data_format=data_format)(x)
