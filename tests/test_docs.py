@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Every module the API reference documents: the public names of each (its ``__all__``, or its public
 # attributes defined in it where it has none) must appear in the built reference.
 DOCUMENTED_MODULES = [
-    "symgraph", "symgraph.tensor", "symgraph.tensor.random", "symgraph.viz",
+    "symgraph", "symgraph.tensor", "symgraph.tensor.random", "symgraph.tensor.linalg", "symgraph.tensor.fft",
+    "symgraph.viz",
     "symgraph.nn", "symgraph.nn.layers", "symgraph.nn.initializers", "symgraph.nn.activations",
     "symgraph.nn.optimizers", "symgraph.nn.schedules", "symgraph.nn.ema", "symgraph.nn.noisy",
     "symgraph.probabilities",

@@ -4,6 +4,7 @@ arrays fed through placeholders of a compiled function, build-time shapes and dt
 
 import inspect
 import types
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -229,6 +230,13 @@ def test_excluded_and_symjax_names_raise_with_the_way():
         T.index_update  # noqa: B018
     with pytest.raises(AttributeError, match=r"symgraph.tensor.linalg has no attribute 'nope'"):
         T.linalg.nope  # noqa: B018
+
+
+def test_the_api_reference_lists_every_generated_op():
+    page = (Path(__file__).resolve().parents[2] / "docs" / "api" / "tensor.rst").read_text()
+    listed = {line.strip() for line in page.splitlines() if line.startswith("   ")}
+    assert sorted(set(T.GENERATED) - listed) == []
+    assert all(f"``{name}``" in page for name in numpy_table.EXCLUDED)
 
 
 def test_building_the_table_is_cheap():
