@@ -576,7 +576,6 @@ def _train_deep(algo, env_id, learner_kwargs, run_settings, seed, logdir, config
     """One seed of a deep-RL learner through ``rl.run``; returns the result dict of ``config.json``. With
     ``resume_from`` (:func:`_resume_point`), continues the run of the checkpoint in ``logdir``, its log from
     the checkpoint's step on."""
-    from symgraph.rl.buffer import Buffer
     from symgraph.rl.run import run
 
     n_envs, total = run_settings["n_envs"], run_settings["total_steps"]
@@ -591,18 +590,13 @@ def _train_deep(algo, env_id, learner_kwargs, run_settings, seed, logdir, config
     after_step, last_eval = resume_from if resume else (None, None)
     if not resume:
         _start(logdir, config)
-    options = {"update_every": 1, "update_after": 1, "wait_end_path": False, "noise": None}
-    if zoo.family(algo) == "on-policy":
-        buffer = Buffer(agent.rollout_size)
-        if getattr(agent, "n_steps", None) is not None:  # rollouts of n_steps (PPO, n-step A2C)
-            options["update_every"] = agent.rollout_size
-        else:  # whole episodes (REINFORCE, episodic A2C): update at episode ends
-            options["wait_end_path"] = True
-    else:
-        buffer = agent.make_buffer(run_settings["buffer_size"], seed=seed)
-        options.update(update_every=run_settings["update_every"], update_after=run_settings["update_after"])
-        if run_settings.get("noise"):
-            options["noise"] = agent.make_noise(run_settings["noise_sigma"], run_settings["noise"])
+    # the learner contract: the learner says when it updates and what storage it needs
+    buffer = agent.make_storage(n_envs)
+    schedule = agent.schedule
+    options = {"update_every": schedule.update_every, "update_after": schedule.update_after,
+               "wait_end_path": schedule.at_episode_end, "noise": None}
+    if run_settings.get("noise"):
+        options["noise"] = agent.make_noise(run_settings["noise_sigma"], run_settings["noise"])
     logger = _TrainLog(logdir, tensorboard, after_step)
     count = run_settings["evaluations"]
     evaluations = _Evaluations(env_id, max(1, total // count) if count else 0, run_settings["eval_episodes"],

@@ -24,10 +24,10 @@ zoo / SB3 name                        ours
 ``ent_coef``                          ``entropy_beta`` (SAC: ``alpha``; ``"auto"`` learned)
 ``vf_coef`` (PPO)                     ``vf_coef`` times 2: our value loss carries the factor 1/2
 ``use_rms_prop`` (A2C)                ``optimizer="rmsprop"``; ``train_v_iters=1`` (one gradient step per rollout)
-``buffer_size``                       run ``buffer_size``
-``learning_starts``                   run ``update_after``; continuous actions: also ``random_steps`` (SB3
-                                      acts uniformly at random until then)
-``train_freq``                        run ``update_every`` (env steps between updates)
+``buffer_size``                       run ``buffer_size`` (the learner's replay capacity)
+``learning_starts``                   run ``update_after`` (the learner's); continuous actions: also
+                                      ``random_steps`` (SB3 acts uniformly at random until then)
+``train_freq``                        run ``update_every`` (the learner's: env steps between updates)
 ``gradient_steps``                    ``gradient_steps`` (``-1``: ``train_freq``, one per env step collected)
 ``target_update_interval`` (DQN)      ``target_update_period`` in gradient steps: ``gradient_steps`` when the
                                       interval is below ``train_freq`` (one copy per update), else
@@ -85,7 +85,8 @@ FAMILIES = types.MappingProxyType({
 #:
 #: - ``n_envs``: sub-environments (a vector env when more than 1); ``total_steps``: the env-step budget;
 #: - ``buffer_size``: replay capacity; ``update_every``/``update_after``: env steps between updates / before
-#:   the first (``rl.run``'s arguments);
+#:   the first (the off-policy learner's arguments of the same names, which :func:`make_learner` gives it:
+#:   its ``schedule`` and ``make_storage``);
 #: - ``noise``/``noise_sigma``: exploration noise of DDPG and TD3 (``"gaussian"``, ``"ou"`` or None) and its
 #:   standard deviation in the policy's ``[-1, 1]`` units;
 #: - ``exploration_initial``/``_final``/``_fraction``: epsilon decays linearly from the first to the second
@@ -363,14 +364,17 @@ def learner_class(algo):
 # Arguments the harness sets itself (from the env, the seed and the run settings), never from the registry.
 _HARNESS = {"self", "env", "state_shape", "actions_shape", "actor", "critic", "seed", "n_envs", "action_bounds",
             "action_start", "state_dtype", "action_low", "action_high", "model"}
-_DERIVED = {"ppo": {"total_steps"}, "dqn": {"epsilon"}, "tabular": {"epsilon", "epsilon_unit"}}
+_DERIVED = {"ppo": {"total_steps"}, "dqn": {"epsilon"}, "off-policy": {"update_every", "update_after", "buffer_size"},
+            "tabular": {"epsilon", "epsilon_unit"}}
 
 
 def learner_parameters(algo):
     """``{argument: default}`` of what an entry (or ``--set``) may give the learner of ``algo``: the
     arguments of its ``from_env`` and constructor (``from_env``'s default first; ``inspect.Parameter.empty``
     for a required one), less those the harness derives (the env's spaces, the seed, ``n_envs``; PPO's
-    ``total_steps`` from the budget; the epsilon schedules from the ``exploration_*`` run settings)."""
+    ``total_steps`` from the budget; the epsilon schedules from the ``exploration_*`` run settings; an
+    off-policy learner's ``update_every``, ``update_after`` and ``buffer_size`` from the run settings of
+    those names)."""
     cls = learner_class(algo)
     skip = _HARNESS | _DERIVED.get(algo, set()) | _DERIVED.get(family(algo), set())
     out = {}
@@ -418,9 +422,11 @@ def make_learner(algo, env, learner, run, seed):
     """Build the learner of ``algo`` for ``env`` (a gymnasium env or vector env) from an entry's (or the
     user's) ``learner`` kwargs and ``run`` settings, with ``seed``.
 
-    The run settings that shape the learner: PPO's annealing spans ``total_steps``; DQN's epsilon decays
-    over ``exploration_fraction * total_steps`` exploring actions (a ``symgraph.nn.schedules.linear``);
-    a tabular agent's over ``exploration_fraction * n_episodes`` episodes (a ``LinearDecay``).
+    The run settings that shape the learner: PPO's annealing spans ``total_steps``; an off-policy learner's
+    schedule and replay are ``update_every`` (SB3's ``train_freq``), ``update_after`` (``learning_starts``)
+    and ``buffer_size``; DQN's epsilon decays over ``exploration_fraction * total_steps`` exploring actions
+    (a ``symgraph.nn.schedules.linear``); a tabular agent's over ``exploration_fraction * n_episodes``
+    episodes (a ``LinearDecay``).
 
     Raises:
         ValueError, TypeError: what the learner raises for a bad value (the message names the argument).
@@ -433,6 +439,9 @@ def make_learner(algo, env, learner, run, seed):
         return cls(env, seed=seed, **kwargs)
     if algo == "ppo" and (kwargs.get("anneal_lr") or kwargs.get("anneal_clip")):
         kwargs["total_steps"] = run["total_steps"]
+    if family(algo) == "off-policy":
+        kwargs.update(update_every=run["update_every"], update_after=run["update_after"],
+                      buffer_size=run["buffer_size"])
     if algo == "dqn":
         epsilon = _epsilon(run, run["total_steps"])
         kwargs["epsilon"] = schedules.linear(*epsilon) if isinstance(epsilon, tuple) else epsilon

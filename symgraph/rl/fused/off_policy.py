@@ -3,7 +3,8 @@ r"""The fused loop of the off-policy learners (:class:`~symgraph.rl.DQN` with ev
 on-device replay buffer and updates as one pure function, for :func:`symgraph.rl.fused.train`.
 
 One iteration takes ``update_every`` env steps (all copies together) and then the updates that became due,
-with the same schedule as :func:`symgraph.rl.run` (``update_every``, ``update_after``):
+with the same schedule as :func:`symgraph.rl.run` (``update_every``, ``update_after``: the learner's
+:attr:`~symgraph.rl.learners.off_policy.OffPolicyLearner.schedule`, unless the options give them):
 
 1. **acting**, ``jax.lax.scan`` over vector steps: the learner's own :meth:`act_pure` (DQN's ε-greedy
    with its schedule, or its NoisyNet; SAC's policy sample; TD3/DDPG's deterministic policy plus Gaussian
@@ -27,15 +28,15 @@ The updates of an iteration run in a ``jax.lax.fori_loop`` whose trip count is t
 
 The replay options (the keyword arguments of :func:`build`, given to :func:`~symgraph.rl.fused.train` as its
 ``options`` dict) are those of the Python path's ``rl.run`` and :class:`~symgraph.rl.buffer.Buffer`:
-``buffer_size`` (the Buffer's ``maxlen``), ``update_every``, ``update_after``, ``noise``, and the
-prioritised replay's ``alpha`` and ``beta``. For example, rl-baselines3-zoo's CartPole-v1 DQN, two seeds in
-one program::
+``buffer_size`` (the Buffer's ``maxlen``), ``update_every``, ``update_after`` (both default to the learner's
+schedule), ``noise``, and the prioritised replay's ``alpha`` and ``beta``. For example, rl-baselines3-zoo's
+CartPole-v1 DQN, two seeds in one program::
 
     env = gymnax.make("CartPole-v1")
     agent = rl.DQN.from_env(env, batch_size=64, lr=2.3e-3, hidden=(256, 256), gradient_steps=128,
-                            target_update_period=128, epsilon=schedules.linear(1.0, 0.04, 8000))
-    result = rl.train(env, agent, 49_920, seeds=2, options={"buffer_size": 100_000, "update_every": 256,
-                                                            "update_after": 1000})
+                            target_update_period=128, epsilon=schedules.linear(1.0, 0.04, 8000),
+                            update_every=256, update_after=1000)
+    result = rl.train(env, agent, 49_920, seeds=2, options={"buffer_size": 100_000})
 
 Speed: on a 2-core CPU (shared, load about 3) one seed of that DQN ran at 3.6k env steps/s against 3.4k
 for ``rl.run`` on gymnasium's CartPole (the 128 gradient steps per 256 env steps dominate either way), and 4
@@ -59,11 +60,7 @@ from symgraph.rl.learners.dqn import DQN
 from symgraph.rl.learners.off_policy import OffPolicyLearner
 from symgraph.rl.learners.td3 import TD3
 
-__all__ = ["build", "sample_batch", "replay_update", "OffPolicyCarry", "DEFAULT_UPDATE_AFTER", "DEFAULT_NOISE"]
-
-#: Env steps of uniformly random actions before the first update when ``update_after`` is None (SB3's
-#: ``learning_starts``).
-DEFAULT_UPDATE_AFTER = 100
+__all__ = ["build", "sample_batch", "replay_update", "OffPolicyCarry", "DEFAULT_NOISE"]
 
 #: TD3/DDPG's exploration noise (standard deviation in the policy's ``[-1, 1]`` units) when ``noise`` is None:
 #: rl-baselines3-zoo's ``normal`` noise of ``sigma = 0.1``.
@@ -219,7 +216,7 @@ def replay_update(learner, state, buffer, key, *, draws=0, beta=None):
     return metrics, state, buffer
 
 
-def build(learner, env, total_steps, *, buffer_size=None, update_every=1, update_after=None, noise=None,
+def build(learner, env, total_steps, *, buffer_size=None, update_every=None, update_after=None, noise=None,
           alpha=None, beta=None):
     """The :class:`~symgraph.rl.fused.loop.Program` of an off-policy learner on ``env`` (a
     :class:`~symgraph.rl.fused.envs.JaxEnv`) for ``total_steps`` env steps (see the module docstring).
@@ -232,9 +229,10 @@ def build(learner, env, total_steps, *, buffer_size=None, update_every=1, update
 
     Keyword Args:
         buffer_size: the replay's capacity in transitions (None: ``total_steps``, everything is kept).
-        update_every: env steps between updates (``rl.run``'s): a multiple or a divisor of ``num_envs``.
-        update_after: env steps of uniformly random actions before the first update (None:
-            :data:`DEFAULT_UPDATE_AFTER`).
+        update_every: env steps between updates (``rl.run``'s): a multiple or a divisor of ``num_envs``
+            (None: the learner's ``schedule.update_every``).
+        update_after: env steps of uniformly random actions before the first update (None: the learner's
+            ``schedule.update_after``).
         noise: TD3/DDPG only: the standard deviation of the Gaussian exploration noise, in the policy's
             ``[-1, 1]`` units (None: :data:`DEFAULT_NOISE`).
         alpha, beta: prioritised replay only (``prioritized=True``): the priority exponent (0.6) and the
@@ -252,9 +250,11 @@ def build(learner, env, total_steps, *, buffer_size=None, update_every=1, update
     owner = type(learner).__name__
     _check_env(learner, env)
     total_steps = _count("total_steps", total_steps, 1, "env steps per seed")
-    update_every = _count("update_every", update_every, 1, "env steps between updates")
-    update_after = DEFAULT_UPDATE_AFTER if update_after is None else _count(
-        "update_after", update_after, 0, "env steps of random actions before the first update")
+    schedule = learner.schedule
+    update_every = _count("update_every", schedule.update_every if update_every is None else update_every, 1,
+                          "env steps between updates")
+    update_after = _count("update_after", schedule.update_after if update_after is None else update_after, 0,
+                          "env steps of random actions before the first update")
     capacity = total_steps if buffer_size is None else _count("buffer_size", buffer_size, 1,
                                                               "the replay's capacity in transitions")
     alpha, beta = _replay_options(learner, alpha, beta)
@@ -282,7 +282,7 @@ def build(learner, env, total_steps, *, buffer_size=None, update_every=1, update
     acting_names = tuple(learner.act_function.state)
 
     def explore(state, obs, steps, key):
-        actions, state = learner.act_pure(state, obs)
+        actions, _, state = learner.act_pure(state, obs)
         noise_key, random_key = jax.random.split(key)
         if discrete:
             uniform = jax.random.randint(random_key, (n_envs,), 0, learner.n_actions, jnp.int32)

@@ -14,8 +14,9 @@ One iteration (as PureJaxRL's ``_update_step``, with no second implementation of
    truncated transition bootstraps from :math:`V(s'_t)` of its stored next state and a terminated one from
    0 (see :mod:`symgraph.rl.learners.on_policy`).
 
-Rollout length ``T``: ``n_steps`` for PPO and n-step ActorCritic; for the episodic learners (REINFORCE,
-ActorCritic with ``n_episodes``) ``rollout_size // num_envs`` steps (``n_episodes * episode_length`` steps in
+Rollout length ``T`` (:func:`rollout_length`, read from the learner's ``schedule``): ``n_steps`` for PPO and
+n-step ActorCritic; for the episodic learners (REINFORCE, ActorCritic with ``n_episodes``)
+``rollout_size // num_envs`` steps (``n_episodes * episode_length`` steps in
 all), of which, as in the Python path, REINFORCE learns from the episodes that end inside the rollout (a
 reward-to-go needs the episode's end; a rollout where none ends leaves the learner as it was, as
 ``learner.update`` waits for an episode to end) and ActorCritic bootstraps the unfinished tails from its critic.
@@ -44,12 +45,12 @@ class OnPolicyCarry(NamedTuple):
 
 
 def rollout_length(learner):
-    """Steps per env copy in one rollout: ``n_steps`` (PPO, n-step ActorCritic), else
-    ``rollout_size // n_envs`` (REINFORCE, episodic ActorCritic)."""
-    n_steps = getattr(learner, "n_steps", None)
-    if n_steps is not None:
-        return int(n_steps)
-    return max(1, learner.rollout_size // learner.n_envs)
+    """Steps per env copy in one rollout, from the learner's :attr:`schedule`: its ``update_every``
+    transitions (PPO, n-step ActorCritic: ``n_steps``); for a learner that updates at episode ends
+    (REINFORCE, episodic ActorCritic) the steps its storage holds, ``rollout_size // n_envs``."""
+    schedule = learner.schedule
+    size = learner.rollout_size if schedule.at_episode_end else schedule.update_every
+    return max(1, size // learner.n_envs)
 
 
 def _check(learner, env, total_steps):
@@ -97,7 +98,7 @@ def make_rollout(learner, env):
 
     def step(carry, step_keys):
         state, obs, env_state, tally = carry
-        (actions, extras), state = learner.act_pure(state, obs)
+        actions, extras, state = learner.act_pure(state, obs)
         next_obs, env_state, reward, terminated, truncated, final_obs = env.step(step_keys, env_state, actions)
         transition = {"state": obs, "action": actions, "reward": reward, "next-state": final_obs,
                       "terminal": terminated, "truncated": truncated, **extras}

@@ -67,6 +67,7 @@ from symgraph.rl.learners.on_policy import (
     scan,
 )
 from symgraph.rl.learners.reinforce import count_episode_ends, pad_rollout
+from symgraph.rl.protocol import Schedule
 
 __all__ = ["ActorCritic"]
 
@@ -175,6 +176,16 @@ class ActorCritic(OnPolicyLearner):
         if self._own_critic_lr:
             return {"lr": [self.actor_optimizer], "critic_lr": [self.critic_optimizer]}
         return {"lr": [self.actor_optimizer, self.critic_optimizer]}
+
+    @property
+    def schedule(self):
+        """n-step mode: an update every rollout of :attr:`rollout_size` transitions; episodic mode: an
+        update at episode ends (it learns once ``n_episodes`` ended). Each update is one actor step and
+        ``train_v_iters`` critic steps, ``gradient_steps=train_v_iters`` (a
+        :class:`~symgraph.rl.protocol.Schedule`)."""
+        if self.n_steps is not None:
+            return Schedule(update_every=self.rollout_size, gradient_steps=self.train_v_iters)
+        return Schedule(update_every=1, update_after=1, gradient_steps=self.train_v_iters, at_episode_end=True)
 
     def rollout_ready(self, buffer):
         """n-step mode: ``n_steps`` rows stored; episodic mode: ``n_episodes`` episodes ended."""

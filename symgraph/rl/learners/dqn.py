@@ -175,6 +175,9 @@ class DQN(OffPolicyLearner):
         huber: the Huber loss (Mnih et al. 2015) rather than the squared error (ignored by ``categorical``).
         max_grad_norm: clip the gradients to this global norm (None or 0: no clipping).
         gradient_steps: gradient steps per :meth:`update` call (one compiled call).
+        update_every, update_after, buffer_size: the schedule and the replay's capacity, as
+            :class:`~symgraph.rl.learners.off_policy.OffPolicyLearner` (SB3's ``train_freq``,
+            ``learning_starts``, ``buffer_size``).
         hidden: the hidden sizes of the default MLP critic.
         noisy_sigma0: NoisyNet's :math:`\\sigma_0` (0.5).
         state_dtype: the dtype of the observations (e.g. ``"uint8"`` for frames).
@@ -189,8 +192,8 @@ class DQN(OffPolicyLearner):
     def __init__(self, state_shape, actions_shape, batch_size, critic=None, lr=1e-3, gamma=0.99, *,
                  double=False, dueling=False, noisy=False, n_step=1, prioritized=False, categorical=False,
                  atoms=51, v_min=-10.0, v_max=10.0, target_update_period=1000, tau=1.0, epsilon=None,
-                 huber=True, max_grad_norm=10.0, gradient_steps=1, hidden=(64, 64), noisy_sigma0=0.5,
-                 state_dtype="float32", seed=None):
+                 huber=True, max_grad_norm=10.0, gradient_steps=1, update_every=1, update_after=1,
+                 buffer_size=1_000_000, hidden=(64, 64), noisy_sigma0=0.5, state_dtype="float32", seed=None):
         owner = type(self).__name__
         if isinstance(actions_shape, bool) or not isinstance(actions_shape, numbers.Integral) \
                 or actions_shape < 2:
@@ -198,7 +201,8 @@ class DQN(OffPolicyLearner):
                              f"got {actions_shape!r}; DQN needs a Discrete action space (use SAC, TD3 or "
                              f"DDPG for continuous actions)")
         super().__init__(state_shape, int(actions_shape), batch_size, gamma, gradient_steps=gradient_steps,
-                         n_step=n_step, prioritized=prioritized, seed=seed)
+                         n_step=n_step, prioritized=prioritized, update_every=update_every,
+                         update_after=update_after, buffer_size=buffer_size, seed=seed)
         self.n_actions = int(actions_shape)
         self.double, self.dueling, self.noisy = bool(double), bool(dueling), bool(noisy)
         self.categorical, self.huber = bool(categorical), bool(huber)

@@ -1,11 +1,20 @@
-r"""What the off-policy learners (DQN, DDPG, TD3, SAC) share: replay sampling, n-step returns, several
-gradient steps in one compiled call, and periodic updates (target networks, delayed policy updates).
+r"""What the off-policy learners (DQN, DDPG, TD3, SAC) share: their schedule and storage (the learner
+contract of :mod:`symgraph.rl.protocol`), replay sampling, n-step returns, several gradient steps in one
+compiled call, and periodic target updates.
+
+The contract. A learner carries its own timing, :attr:`OffPolicyLearner.schedule`: ``update_every``
+environment steps between two updates (SB3's ``train_freq``), ``update_after`` steps collected before the
+first (SB3's ``learning_starts``) and ``gradient_steps`` per update; and its own storage,
+:meth:`OffPolicyLearner.make_storage`, a replay of ``buffer_size`` transitions. ``rl.run``, ``rl.train``, the
+CLI and the zoo read them.
 
 A learner builds its update as a short list of *phases*, each one compiled graph function
-(``symgraph.function``) over a minibatch of transitions, run one after the other at every gradient step:
-e.g. TD3's critic step, then (every ``policy_delay`` steps) its actor step and target updates. Phases read
-and write the learner's Variables, so a later phase sees the parameters an earlier one just wrote (TD3's
-actor follows the freshly updated critic, as in the reference implementations).
+(``symgraph.function``) over a minibatch of transitions, run one after the other at every gradient step
+(:meth:`OffPolicyLearner._gradient_step`): e.g. DQN's train step, then (every ``target_update_period``
+steps) its target update. Phases read and write the learner's Variables, so a later phase sees the
+parameters an earlier one just wrote (TD3's actor follows the freshly updated critic, as in the reference
+implementations). A learner whose gradient step is more than phases in a row writes its own
+``_gradient_step`` (TD3's delayed policy update, in :mod:`~symgraph.rl.learners.td3`).
 
 One ``update(buffer)`` call makes ``gradient_steps`` gradient steps in **one** compiled call:
 
@@ -67,6 +76,7 @@ from symgraph.rl.fused.envs import as_jax_env, is_jax_env
 from symgraph.rl.learners.base import Learner
 from symgraph.rl.learners.hyperparameters import Hyperparameters, check_seed, finite, held_variables
 from symgraph.rl.noise import GaussianNoise, OrnsteinUhlenbeckNoise
+from symgraph.rl.protocol import Schedule
 from symgraph.shared_jit import SharedJit
 
 __all__ = ["OffPolicyLearner", "ContinuousActions", "BATCH_FIELDS", "env_spaces", "soft_updates"]
@@ -75,22 +85,30 @@ __all__ = ["OffPolicyLearner", "ContinuousActions", "BATCH_FIELDS", "env_spaces"
 BATCH_FIELDS = ("state", "action", "reward", "discount", "next-state", "weight")
 
 
+#: The largest count of the schedule and storage arguments: the compiled loops count steps in int32.
+MAX_COUNT = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class _Phase:
     function: object     # the compiled graph function
     fields: tuple        # the minibatch fields it takes, in order
     period: int          # it runs at gradient steps t with (t + 1) % period == 0
     updated: tuple       # the Variables it writes
-    outputs: tuple       # the names of its metrics
-
-    def runs_between(self, start, stop):
-        """Whether it runs at one of the gradient steps ``start, ..., stop - 1``."""
-        return stop // self.period > start // self.period
 
 
 def _count(owner, name, value, minimum=1):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _schedule_count(owner, name, value, minimum, meaning):
+    """``value`` as an int in ``[minimum, MAX_COUNT]``, else a ValueError naming the argument, what it
+    means, the value received and the fix."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not minimum <= value <= MAX_COUNT:
+        raise ValueError(f"{owner}: {name} ({meaning}) must be an int from {minimum} to {MAX_COUNT}, got "
+                         f"{value!r}; pass e.g. {name}={max(minimum, 1)}")
     return int(value)
 
 
@@ -106,18 +124,28 @@ class OffPolicyLearner(Learner):
         prioritized: learn from a prioritised buffer (``Buffer(..., priority_sampling=True)``, e.g. from
             :meth:`make_buffer`): its importance weights scale the loss and the new ``|delta|`` become the
             priorities of the sampled transitions (Schaul et al. 2016).
+        update_every: environment steps (all sub-environments together) between two updates (SB3's
+            ``train_freq``).
+        update_after: environment steps collected before the first update (SB3's ``learning_starts``).
+        buffer_size: the replay's capacity in transitions (:meth:`make_storage`).
 
     Subclasses create their networks in :attr:`graph` on the placeholders of :attr:`batch` (after
     :meth:`_make_batch`), register phases with :meth:`_add_phase` and call :meth:`_compile`.
     """
 
     def __init__(self, state_shape, actions_shape, batch_size, gamma, *, gradient_steps=1, n_step=1,
-                 prioritized=False, seed=None):
+                 prioritized=False, update_every=1, update_after=1, buffer_size=1_000_000, seed=None):
         owner = type(self).__name__
         super().__init__(state_shape, actions_shape, check_seed(owner, seed))
         self.batch_size = _count(owner, "batch_size", batch_size)
         self.gamma = finite(owner, "gamma", gamma, 0.0, 1.0)
         self.gradient_steps = _count(owner, "gradient_steps", gradient_steps)
+        self.update_every = _schedule_count(owner, "update_every", update_every, 1,
+                                            "environment steps between two updates")
+        self.update_after = _schedule_count(owner, "update_after", update_after, 0,
+                                            "environment steps collected before the first update")
+        self.buffer_size = _schedule_count(owner, "buffer_size", buffer_size, 1,
+                                           "the replay's capacity in transitions")
         if isinstance(n_step, bool) or not isinstance(n_step, numbers.Integral) or n_step < 1:
             raise ValueError(f"{owner}: n_step must be an int >= 1 (the number of rewards summed before "
                              f"bootstrapping; 1 is the one-step target), got {n_step!r}")
@@ -183,15 +211,21 @@ class OffPolicyLearner(Learner):
     def _add_phase(self, name, fields, outputs, updates, period=1):
         """Compile one phase: the graph function of minibatch ``fields`` with ``outputs`` (a dict of scalar
         metrics, plus ``"priority"`` ``(batch,)`` for prioritised replay) and ``updates``; it runs at every
-        gradient step ``t`` (counted from 0) with ``(t + 1) % period == 0``."""
+        gradient step ``t`` (counted from 0) with ``(t + 1) % period == 0``. A periodic phase (``period >
+        1``, e.g. a target update) has no outputs: every metric is computed at every step."""
         fields = tuple(fields)
+        if period > 1 and outputs:
+            raise ValueError(f"{type(self).__name__}: the periodic phase {name!r} has outputs {sorted(outputs)}; "
+                             f"a phase that skips steps computes no metric (write the step in the learner's "
+                             f"_gradient_step, as TD3 does for its delayed policy update)")
         fn = function(*[self.batch[f] for f in fields], outputs=dict(outputs) if outputs else None,
                       updates=updates, seed=self.function_seed(), name=f"{type(self).__name__}/{name}")
-        self._phases.append(_Phase(fn, fields, int(period), tuple(updates), tuple(outputs or ())))
+        self._phases.append(_Phase(fn, fields, int(period), tuple(updates)))
         return fn
 
-    def _compile(self):
-        """Gather the state the phases (and the acting functions) read and write, and jit :meth:`update_pure`."""
+    def _compile(self, carried=()):
+        """Gather the state the phases (and the acting functions) read and write, and jit :meth:`update_pure`.
+        ``carried``: Variables the update writes besides the phases' (e.g. TD3's last actor loss)."""
         names, keys = {}, {}
         for phase in self._phases:
             for name in phase.function.state:
@@ -200,17 +234,17 @@ class OffPolicyLearner(Learner):
                 else:
                     names[name] = None
         names[self.gradient_step.name] = None
+        names.update({v.name: None for v in carried})
         names.update({v.name: None for v in self._hyperparameters.values()})
         variables = self.graph.variables
         self._state_variables = [variables[n] for n in names]
-        written = {v for phase in self._phases for v in phase.updated} | {self.gradient_step}
+        written = {v for phase in self._phases for v in phase.updated} | {self.gradient_step, *carried}
         self._written = [v for v in self._state_variables if v in written]
         self._keys = keys
         self._acting = [self.act_function, self.greedy_function]
         acting = {n for fn in self._acting for n in fn.state if n != fn.key_name and n not in names}
         self._acting_variables = [variables[n] for n in sorted(acting)]
         self._compiled = SharedJit(self.update_pure)  # identical learners (seeds) compile it once
-        self._periodic_outputs = [phase for phase in self._phases if phase.period > 1 and phase.outputs]
 
     # -----------------------------------------------------------------------------------------------------
     # The pure views (for compiled loops)
@@ -256,10 +290,13 @@ class OffPolicyLearner(Learner):
             self._keys[name] = state[name]
 
     def act_pure(self, state, states):
-        """``(actions, new_state)``: exploring actions (in the env's units; :meth:`act` with
+        """``(actions, extras, new_state)``: exploring actions (in the env's units; :meth:`act` with
         ``deterministic=False``, including the exploration the learner does itself) for a batch of
-        ``states``, as a pure function of :attr:`state`: jit-, vmap- and scan-able."""
-        return self.act_function.pure(state, states)
+        ``states``, as a pure function of :attr:`state`: jit-, vmap- and scan-able. ``extras`` is ``{}``: an
+        off-policy learner stores nothing but the transition (the contract's form, shared with the on-policy
+        learners, whose extras are fields stored with each step)."""
+        actions, state = self.act_function.pure(state, states)
+        return actions, {}, state
 
     def greedy_pure(self, state, states):
         """``(actions, new_state)``: the deterministic actions of :meth:`act` with ``deterministic=True`` for
@@ -267,44 +304,75 @@ class OffPolicyLearner(Learner):
         return self.greedy_function.pure(state, states)
 
     def update_pure(self, state, batch):
-        """``(metrics, new_state)``: one gradient step per leading entry of ``batch`` (a dict of
-        :data:`BATCH_FIELDS` arrays of shape ``(steps, batch_size, ...)``, as :meth:`sample_batches` gives),
-        with ``jax.lax.scan`` over the phases' ``.pure`` views. Pure: jit-, vmap- and scan-able; writes
-        nothing back; ``state`` may hold more entries than the update uses (they are passed through).
+        """``(metrics, new_state)``: one gradient step (:meth:`_gradient_step`) per leading entry of
+        ``batch`` (a dict of :data:`BATCH_FIELDS` arrays of shape ``(steps, batch_size, ...)``, as
+        :meth:`sample_batches` gives), with ``jax.lax.scan``. Pure: jit-, vmap- and scan-able; writes nothing
+        back; ``state`` may hold more entries than the update uses (they are passed through).
 
-        ``metrics`` maps each phase output to its mean over the steps where it ran, and ``"priority"`` (if
-        any) to the ``(steps, batch_size)`` new priorities.
+        ``metrics`` maps each metric to its mean over the steps (:meth:`_summarize`), and ``"priority"``
+        (if any) to the ``(steps, batch_size)`` new priorities.
         """
         counter = self.gradient_step.name
 
         def step(state, minibatch):
-            t = state[counter]
-            outputs = {}
-            for phase in self._phases:
-                args = [minibatch[f] for f in phase.fields]
-
-                def run(st, phase=phase, args=args):
-                    return phase.function.pure(st, *args)
-
-                if phase.period == 1:
-                    out, state = run(state)
-                else:  # only the entries the phase reads or writes go through the conditional
-                    sub = {name: state[name] for name in phase.function.state}
-                    shapes = jax.eval_shape(run, sub)[0]
-
-                    def skip(st, shapes=shapes):
-                        return jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), shapes), st
-
-                    out, sub = jax.lax.cond((t + 1) % phase.period == 0, run, skip, sub)
-                    state = {**state, **sub}
-                outputs.update(out or {})
+            outputs, state = self._gradient_step(state, minibatch)
             state = dict(state)
-            state[counter] = t + 1
+            state[counter] = state[counter] + 1
             return state, outputs
 
         state, outputs = jax.lax.scan(step, state, batch)
-        metrics = {k: (v if k == "priority" else jnp.nanmean(v)) for k, v in outputs.items()}
-        return metrics, state
+        return self._summarize(outputs, state), state
+
+    def _gradient_step(self, state, minibatch):
+        """``(outputs, new_state)``: gradient step ``t = state[gradient_step]`` (counted from 0): every phase
+        in order, a periodic one only when ``(t + 1) % period == 0``; ``outputs`` are the phases' metrics.
+        A subclass whose step is more than phases in a row overrides it (TD3)."""
+        t = state[self.gradient_step.name]
+        outputs = {}
+        for phase in self._phases:
+            if phase.period == 1:
+                out, state = self._run_phase(phase, state, minibatch)
+                outputs.update(out or {})
+            else:  # only the entries the phase reads or writes go through the conditional
+                sub = {name: state[name] for name in phase.function.state}
+                sub = jax.lax.cond((t + 1) % phase.period == 0,
+                                   lambda st, phase=phase: self._run_phase(phase, st, minibatch)[1],
+                                   lambda st: st, sub)
+                state = {**state, **sub}
+        return outputs, state
+
+    @staticmethod
+    def _run_phase(phase, state, minibatch):
+        """``(outputs, new_state)`` of one phase on its fields of ``minibatch``."""
+        return phase.function.pure(state, *[minibatch[f] for f in phase.fields])
+
+    def _summarize(self, outputs, state):
+        """The metrics of an update from its steps' ``outputs`` (each of leading axis ``steps``) and the state
+        after them: the mean of each over the steps, ``"priority"`` as it is."""
+        del state
+        return {k: (v if k == "priority" else jnp.mean(v)) for k, v in outputs.items()}
+
+    # -----------------------------------------------------------------------------------------------------
+    # The contract: schedule and storage
+
+    @property
+    def schedule(self):
+        """When this learner updates, as ``rl.run``, ``rl.train``, the CLI and the zoo read it: a
+        :class:`~symgraph.rl.protocol.Schedule` of ``update_every`` environment steps between two updates,
+        ``update_after`` steps before the first, and ``gradient_steps`` per update."""
+        return Schedule(update_every=self.update_every, update_after=self.update_after,
+                        gradient_steps=self.gradient_steps)
+
+    def make_storage(self, n_envs):
+        """The replay this learner learns from, for ``n_envs`` sub-environments: :meth:`make_buffer` of
+        ``buffer_size`` transitions (prioritised when ``prioritized``), seeded with the learner's seed.
+
+        Raises:
+            ValueError: ``n_envs`` is not a positive int.
+        """
+        _schedule_count(f"{type(self).__name__}.make_storage", "n_envs", n_envs, 1,
+                        "the sub-environments pushing transitions")
+        return self.make_buffer(self.buffer_size)
 
     # -----------------------------------------------------------------------------------------------------
     # Replay
@@ -404,33 +472,18 @@ class OffPolicyLearner(Learner):
             current = following
         return returns, gamma ** steps * (1.0 - terminal), next_states
 
-    def _idle_outputs(self, state):
-        """The metrics of the periodic phases that run at none of the gradient steps of a call of
-        :meth:`update_pure` on ``state`` (read on the host only when there are such phases)."""
-        if not self._periodic_outputs:
-            return ()
-        start = int(state[self.gradient_step.name])
-        stop = start + self.gradient_steps
-        return [name for phase in self._periodic_outputs if not phase.runs_between(start, stop)
-                for name in phase.outputs]
-
     # -----------------------------------------------------------------------------------------------------
     # The agent protocol
 
     def update(self, buffer):
         """``gradient_steps`` gradient steps on transitions from ``buffer`` in one compiled call; returns
-        the mean of each metric over them, or None while the buffer holds fewer than ``batch_size``. The
-        metrics of a periodic phase that ran at none of the call's steps (TD3's delayed ``actor_loss``) are
-        left out, as SB3 leaves them out of its logs (:meth:`update_pure` gives NaN for them)."""
+        the metrics of :meth:`update_pure` (the mean of each over the steps), or None while the buffer holds
+        fewer than ``batch_size``."""
         batches, indices = self.sample_batches(buffer)
         if batches is None:
             return None
-        state = self._update_state()
-        idle = self._idle_outputs(state)
-        metrics, state = self._compiled(state, batches)
+        metrics, state = self._compiled(self._update_state(), batches)
         self._write_state(state)
-        for name in idle:
-            del metrics[name]
         priorities = metrics.pop("priority", None)
         if self.prioritized and priorities is not None:
             buffer.update_priorities(indices, np.asarray(priorities).reshape(-1))

@@ -62,6 +62,7 @@ from symgraph.graph import Scope
 from symgraph.nodes import Placeholder, Variable, apply
 from symgraph.rl import returns
 from symgraph.rl.agents import Actor, Critic, resolve_distribution
+from symgraph.rl.buffer import Buffer
 from symgraph.rl.envs import make_env, space_info
 from symgraph.rl.fused.envs import as_jax_env, is_jax_env
 from symgraph.rl.learners.base import Learner
@@ -357,9 +358,10 @@ class OnPolicyLearner(Learner):
 
     def act_pure(self, state, states):
         """Acting as a pure function of the learner's :attr:`state` (its sampling key included), for compiled
-        loops: ``((actions, extras), new_state)`` for a batch of ``states``, as :meth:`act_and_extras`."""
+        loops: ``(actions, extras, new_state)`` for a batch of ``states``, ``actions`` and ``extras`` as
+        :meth:`act_and_extras` gives them."""
         out, state = self._act_fn.pure(state, states)
-        return (out[0], {"raw-action": out[1]} if self._maps_actions else {}), state
+        return out[0], {"raw-action": out[1]} if self._maps_actions else {}, state
 
     def greedy_pure(self, state, states):
         """The greedy (mode) environment actions for a batch of ``states`` as a pure function of
@@ -407,6 +409,25 @@ class OnPolicyLearner(Learner):
         """Whether ``buffer`` holds what one update needs (subclasses)."""
         raise NotImplementedError
 
+    # ---------------------------------------------------------------------------------------------------
+    # The contract: schedule (subclasses) and storage
+
+    def make_storage(self, n_envs):
+        """The storage one update reads, for ``n_envs`` sub-environments (which must be the learner's
+        ``n_envs``: a buffer row holds one step of each): a :class:`~symgraph.rl.buffer.Buffer` of
+        :attr:`rollout_size` transitions.
+
+        Raises:
+            ValueError: ``n_envs`` is not a positive int, or not the learner's.
+        """
+        owner = f"{type(self).__name__}.make_storage"
+        n_envs = positive_int(owner, "n_envs", n_envs)
+        if n_envs != self.n_envs:
+            raise ValueError(f"{owner}: n_envs={n_envs} sub-environments, but the learner was built for "
+                             f"n_envs={self.n_envs}; build the learner for the env (from_env reads n_envs from "
+                             f"it) or pass n_envs={self.n_envs}")
+        return Buffer(self.rollout_size)
+
     def hyperparameter_variables(self):
         """``{constructor argument: [Variables holding its value]}``: the numeric hyperparameters held as
         state (:mod:`~symgraph.rl.learners.hyperparameters`), the numeric learning rates included (a schedule
@@ -433,7 +454,7 @@ class OnPolicyLearner(Learner):
         if buffer.capacity < self.rollout_size:
             raise ValueError(f"{owner}.update: the buffer holds at most {buffer.capacity} transitions, fewer "
                              f"than the {self.rollout_size} of one rollout; build it with "
-                             f"Buffer(agent.rollout_size)")
+                             f"Buffer(agent.rollout_size), as agent.make_storage(n_envs) does")
 
     def _read(self, buffer, length=None):
         """The rollout as numpy arrays, time-major ``(T, n_envs, ...)``, float32 rewards and bool flags."""

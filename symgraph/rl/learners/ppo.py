@@ -58,6 +58,7 @@ from symgraph.rl.learners.on_policy import (
     rollout_size,
     scan,
 )
+from symgraph.rl.protocol import Schedule
 
 __all__ = ["PPO"]
 
@@ -102,8 +103,8 @@ class PPO(OnPolicyLearner):
         seed: the learner's seed (parameters, sampling, minibatch order).
 
     Attributes:
-        rollout_size: transitions per update, ``n_steps * n_envs``; build the buffer with
-            ``Buffer(agent.rollout_size)`` and run with ``update_every=agent.rollout_size``.
+        rollout_size: transitions per update, ``n_steps * n_envs`` (the :attr:`schedule`'s ``update_every``
+            and the capacity of :meth:`make_storage`'s buffer).
         n_minibatches: gradient steps per epoch.
 
     ``update(buffer)`` returns ``None`` until the buffer holds ``n_steps`` rows, then learns from the last
@@ -211,6 +212,12 @@ class PPO(OnPolicyLearner):
     def rollout_ready(self, buffer):
         """Whether ``buffer`` holds ``n_steps`` rows."""
         return buffer.n_envs is not None and len(buffer) >= self.rollout_size
+
+    @property
+    def schedule(self):
+        """An update every rollout, :attr:`rollout_size` transitions, of ``K_epochs * n_minibatches``
+        gradient steps (a :class:`~symgraph.rl.protocol.Schedule`)."""
+        return Schedule(update_every=self.rollout_size, gradient_steps=self.K_epochs * self.n_minibatches)
 
     def _collect(self, buffer):
         return self._read(buffer, length=self.n_steps)

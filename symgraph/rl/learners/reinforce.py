@@ -46,6 +46,7 @@ from symgraph.rl.learners.on_policy import (
     positive_int,
     rollout_size,
 )
+from symgraph.rl.protocol import Schedule
 
 __all__ = ["REINFORCE"]
 
@@ -147,6 +148,12 @@ class REINFORCE(OnPolicyLearner):
 
     def _learning_rates(self):
         return {"lr": [self.optimizer]}
+
+    @property
+    def schedule(self):
+        """An update at episode ends (it learns once ``n_episodes`` ended), of one gradient step (a
+        :class:`~symgraph.rl.protocol.Schedule`)."""
+        return Schedule(update_every=1, update_after=1, at_episode_end=True)
 
     def rollout_ready(self, buffer):
         """Whether ``n_episodes`` episodes have ended in ``buffer``."""

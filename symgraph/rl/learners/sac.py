@@ -76,8 +76,8 @@ class SAC(ContinuousActions, OffPolicyLearner):
         actor_lr, critic_lr, alpha_lr: separate learning rates (numbers or schedules).
         n_critics: the number of critics (2: twin critics; the minimum is used).
         target_update_period: gradient steps between target updates.
-        action_low, action_high, random_steps, gradient_steps, n_step, prioritized, hidden, max_grad_norm,
-        state_dtype, seed: as :class:`~symgraph.rl.learners.td3.TD3`.
+        action_low, action_high, random_steps, gradient_steps, n_step, prioritized, update_every, update_after,
+        buffer_size, hidden, max_grad_norm, state_dtype, seed: as :class:`~symgraph.rl.learners.td3.TD3`.
 
     ``update(buffer)`` returns ``{"critic_loss", "q", "actor_loss", "alpha", "entropy"}`` (``entropy``: the
     one-sample estimate :math:`-\\log\\pi`; ``alpha_loss`` too when learned).
@@ -87,11 +87,12 @@ class SAC(ContinuousActions, OffPolicyLearner):
     def __init__(self, state_shape, actions_shape, batch_size, actor=None, critic=None, lr=3e-4, gamma=0.99,
                  tau=0.005, *, alpha="auto", target_entropy="auto", alpha_init=1.0, actor_lr=None, critic_lr=None,
                  alpha_lr=None, n_critics=2, target_update_period=1, action_low=-1.0, action_high=1.0,
-                 random_steps=0, gradient_steps=1, n_step=1, prioritized=False, hidden=(256, 256),
-                 max_grad_norm=None, state_dtype="float32", seed=None):
+                 random_steps=0, gradient_steps=1, n_step=1, prioritized=False, update_every=1, update_after=1,
+                 buffer_size=1_000_000, hidden=(256, 256), max_grad_norm=None, state_dtype="float32", seed=None):
         owner = type(self).__name__
         super().__init__(state_shape, actions_shape, batch_size, gamma, gradient_steps=gradient_steps,
-                         n_step=n_step, prioritized=prioritized, seed=seed)
+                         n_step=n_step, prioritized=prioritized, update_every=update_every,
+                         update_after=update_after, buffer_size=buffer_size, seed=seed)
         self._continuous_setup(actions_shape, action_low, action_high, random_steps)
         self.tau = finite(owner, "tau", tau, 0.0, 1.0, low_open=True)
         self.learn_alpha = isinstance(alpha, str)

@@ -24,7 +24,10 @@ adds three fixes, each a knob of :class:`TD3`:
   \mu_{\bar\theta}(s_{t+m}) + \operatorname{clip}(\epsilon, -c, c), -1, 1\big)`, :math:`\epsilon \sim
   \mathcal N(0, \sigma^2)` (in the policy's ``[-1, 1]`` units);
 - delayed policy updates (``policy_delay``): the policy and the targets are updated every ``d``-th critic
-  step (as in SB3, at steps ``d, 2d, ...``), right after the critic step, on the same minibatch.
+  step (as in SB3, at steps ``d, 2d, ...``), right after the critic step, on the same minibatch
+  (:meth:`TD3._gradient_step`). The ``actor_loss`` an update reports is the mean of :math:`J(\theta)` over
+  its policy steps; an update that made none reports the last policy step's (held in the learner's state;
+  0 before the first), so the metric is always a number.
 
 So DDPG is TD3 with one critic, no delay and no smoothing: :class:`DDPG` is that configuration, with the
 seed API's defaults. Exploration noise is added by ``run(..., noise=learner.make_noise(0.1))`` (Gaussian, as
@@ -41,9 +44,13 @@ Example (rl-baselines3-zoo's tuned Pendulum-v1 settings)::
 import functools
 import numbers
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
 import symgraph.tensor as T
 from symgraph.nn.optimizers import Adam
-from symgraph.nodes import Placeholder
+from symgraph.nodes import Placeholder, Variable
 from symgraph.rl.learners.base import records_config
 from symgraph.rl.learners.hyperparameters import finite, grad_norm_limit
 from symgraph.rl.learners.off_policy import ContinuousActions, OffPolicyLearner, env_spaces, soft_updates
@@ -77,23 +84,27 @@ class TD3(ContinuousActions, OffPolicyLearner):
         action_low, action_high: the env's action bounds (from ``from_env``).
         random_steps: act uniformly at random for this many exploring actions first.
         gradient_steps: gradient steps per :meth:`update` call (one compiled call).
-        n_step, prioritized: as :class:`~symgraph.rl.learners.off_policy.OffPolicyLearner`.
+        n_step, prioritized, update_every, update_after, buffer_size: as
+            :class:`~symgraph.rl.learners.off_policy.OffPolicyLearner`.
         hidden: hidden sizes of the default networks.
         max_grad_norm: clip each network's gradients to this global norm (None or 0: no clipping).
         state_dtype, seed: the observations' dtype and the learner's seed.
 
     ``update(buffer)`` returns ``{"critic_loss", "q", "actor_loss"}`` (``actor_loss`` averaged over the
-    policy steps of the call, and left out of a call that made none).
+    policy steps of the call; a call that made none reports the last policy step's, see the module
+    docstring).
     """
 
     @records_config
     def __init__(self, state_shape, actions_shape, batch_size, actor=None, critic=None, lr=1e-3, gamma=0.99,
                  tau=0.005, *, policy_delay=2, target_noise=0.2, noise_clip=0.5, n_critics=2, actor_lr=None,
                  critic_lr=None, action_low=-1.0, action_high=1.0, random_steps=0, gradient_steps=1, n_step=1,
-                 prioritized=False, hidden=(256, 256), max_grad_norm=None, state_dtype="float32", seed=None):
+                 prioritized=False, update_every=1, update_after=1, buffer_size=1_000_000, hidden=(256, 256),
+                 max_grad_norm=None, state_dtype="float32", seed=None):
         owner = type(self).__name__
         super().__init__(state_shape, actions_shape, batch_size, gamma, gradient_steps=gradient_steps,
-                         n_step=n_step, prioritized=prioritized, seed=seed)
+                         n_step=n_step, prioritized=prioritized, update_every=update_every,
+                         update_after=update_after, buffer_size=buffer_size, seed=seed)
         self._continuous_setup(actions_shape, action_low, action_high, random_steps)
         self.tau = finite(owner, "tau", tau, 0.0, 1.0, low_open=True)
         if isinstance(policy_delay, bool) or not isinstance(policy_delay, numbers.Integral) or policy_delay < 1:
@@ -143,7 +154,8 @@ class TD3(ContinuousActions, OffPolicyLearner):
             self._add_phase("critic", ("state", "action", "reward", "discount", "next-state", "weight"), outputs,
                             self.critic_optimizer.updates)
 
-            # Policy phase: every policy_delay-th step, after the critic step (it sees the new critic).
+            # Policy phase: every policy_delay-th step, after the critic step (it sees the new critic): see
+            # _gradient_step.
             policy_q = self.critics[0].apply(actions=T.reshape(self.actor.actions, (-1, self.action_dim)))
             actor_loss = -T.mean(policy_q.values)
             self.actor_optimizer = Adam(actor_loss, actor_lr, params=self.actor.params,
@@ -153,12 +165,46 @@ class TD3(ContinuousActions, OffPolicyLearner):
             updates.update(soft_updates(self.actor.pairs(self.target_actor), tau, self.actor_optimizer.updates))
             for c, t in zip(self.critics, self.target_critics):
                 updates.update(soft_updates(c.pairs(t), tau))
-            self._add_phase("actor", ("state",), {"actor_loss": actor_loss}, updates, period=self.policy_delay)
+            self._add_phase("actor", ("state",), {"actor_loss": actor_loss}, updates)
+            #: float32 Variable: the actor loss of the last policy step (0 before the first).
+            self.last_actor_loss = Variable(np.float32(0.0), name="last_actor_loss", trainable=False)
 
             observations = Placeholder((None, *self.state_shape), state_dtype, name="observations")
             policy = T.reshape(self.actor.apply(observations).actions, (-1, self.action_dim))
             self._build_act(observations, policy, policy)
-        self._compile()
+        self._compile(carried=(self.last_actor_loss,))
+
+    def _gradient_step(self, state, minibatch):
+        """One critic step, then, at every ``policy_delay``-th step (``(t + 1) % policy_delay == 0``), the
+        policy step and the target updates on the same minibatch; ``outputs`` hold the critic's metrics,
+        ``"actor_loss"`` (this step's, or the last policy step's) and ``"policy_step"`` (whether it made one)."""
+        critic, actor = self._phases
+        held = self.last_actor_loss.name
+        outputs, state = self._run_phase(critic, state, minibatch)
+
+        def policy_step(sub):
+            out, sub = self._run_phase(actor, sub, minibatch)
+            return {**sub, held: out["actor_loss"]}
+
+        if self.policy_delay == 1:
+            state, due = policy_step(state), jnp.bool_(True)
+        else:  # only the entries the policy step reads or writes go through the conditional
+            due = (state[self.gradient_step.name] + 1) % self.policy_delay == 0
+            sub = {name: state[name] for name in (*actor.function.state, held)}
+            state = {**state, **jax.lax.cond(due, policy_step, lambda st: st, sub)}
+        outputs.update(actor_loss=state[held], policy_step=due)
+        return outputs, state
+
+    def _summarize(self, outputs, state):
+        """The means of the critic's metrics over the steps, and ``actor_loss``: its mean over the policy
+        steps, or the last policy step's where the update made none."""
+        outputs = dict(outputs)
+        stepped, losses = outputs.pop("policy_step"), outputs.pop("actor_loss")
+        metrics = super()._summarize(outputs, state)
+        count = jnp.sum(stepped)
+        mean = jnp.sum(jnp.where(stepped, losses, 0.0)) / jnp.maximum(count, 1)
+        metrics["actor_loss"] = jnp.where(count > 0, mean, state[self.last_actor_loss.name])
+        return metrics
 
     @classmethod
     @records_config
@@ -184,11 +230,12 @@ class DDPG(TD3):
     @records_config
     def __init__(self, state_shape, actions_shape, batch_size, actor=None, critic=None, lr=0.001, gamma=0.99,
                  tau=0.01, *, actor_lr=None, critic_lr=None, action_low=-1.0, action_high=1.0, random_steps=0,
-                 gradient_steps=1, n_step=1, prioritized=False, hidden=(256, 256), max_grad_norm=None,
-                 state_dtype="float32", seed=None):
+                 gradient_steps=1, n_step=1, prioritized=False, update_every=1, update_after=1,
+                 buffer_size=1_000_000, hidden=(256, 256), max_grad_norm=None, state_dtype="float32", seed=None):
         super().__init__(state_shape, actions_shape, batch_size, actor, critic, lr, gamma, tau, policy_delay=1,
                          target_noise=0.0, noise_clip=0.0, n_critics=1, actor_lr=actor_lr, critic_lr=critic_lr,
                          action_low=action_low, action_high=action_high, random_steps=random_steps,
-                         gradient_steps=gradient_steps, n_step=n_step, prioritized=prioritized, hidden=hidden,
-                         max_grad_norm=max_grad_norm, state_dtype=state_dtype, seed=seed)
+                         gradient_steps=gradient_steps, n_step=n_step, prioritized=prioritized,
+                         update_every=update_every, update_after=update_after, buffer_size=buffer_size,
+                         hidden=hidden, max_grad_norm=max_grad_norm, state_dtype=state_dtype, seed=seed)
 

@@ -87,7 +87,8 @@ def test_state_holds_acting_and_set_state_writes_it_back():
     state = agent.state
     assert agent.act_steps.name in state and agent.act_function.key_name in state
     assert agent.gradient_step.name in state
-    actions, after = agent.act_pure(state, np.zeros((5, 3), np.float32))
+    actions, extras, after = agent.act_pure(state, np.zeros((5, 3), np.float32))
+    assert extras == {}
     assert actions.shape == (5,) and int(after[agent.act_steps.name]) == 5
     greedy, _ = agent.greedy_pure(after, np.zeros((5, 3), np.float32))
     np.testing.assert_array_equal(greedy, agent.act(np.zeros((5, 3), np.float32), deterministic=True))
@@ -220,9 +221,9 @@ def test_fused_rainbow_runs_and_improves(cartpole):
 
 
 def test_fused_sac_learns_pendulum_through_train(pendulum):
-    """``rl.train`` dispatches SAC to the fused off-policy loop; with its defaults (an update per step after
-    100 random steps, the whole run kept) SAC reaches a greedy return of -250 within 2e4 steps."""
-    agent = rl.SAC.from_env(pendulum, batch_size=256, lr=1e-3, hidden=(64, 64), seed=0)
+    """``rl.train`` dispatches SAC to the fused off-policy loop; with the learner's schedule (an update per step
+    after 100 random steps) and the whole run kept, SAC reaches a greedy return of -250 within 2e4 steps."""
+    agent = rl.SAC.from_env(pendulum, batch_size=256, lr=1e-3, hidden=(64, 64), update_after=100, seed=0)
     result = train(pendulum, agent, 20_000, eval_episodes=10, progress=False)
     assert result.final_returns[0] >= -250, result.final_returns
     assert int(agent.gradient_step.value) == 20_000 - 255   # written back: one update per step once 256 stored

@@ -116,7 +116,7 @@ def test_the_pure_views_compose_under_jit_and_match_the_python_path(rng):
     env = envs.make_env("Pendulum-v1", n_envs=2)
     twins = [PPO.from_env(env, batch_size=8, n_steps=8, K_epochs=2, seed=3) for _ in range(2)]
     obs = rng.normal(size=(2, 3)).astype(np.float32)
-    ((actions, extras), state) = jax.jit(twins[0].act_pure)(twins[0].state, obs)
+    actions, extras, state = jax.jit(twins[0].act_pure)(twins[0].state, obs)
     assert actions.shape == (2, 1) and set(extras) == {"raw-action"}
     close(actions, 2.0 * np.clip(extras["raw-action"], -1, 1))
     data = make_rollout(rng, 8, 2, n_states=3)
