@@ -13,7 +13,7 @@ from symgraph import rl, rng
 from symgraph.nn import schedules
 from symgraph.rl.fused import as_jax_env, off_policy, replay, seed_state, train
 
-pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
+pytestmark = pytest.mark.slow  # builds of several seconds; the learning runs also carry the marker learning
 
 # ---------------------------------------------------------------------------------------------------------
 # Helpers
@@ -193,6 +193,7 @@ def test_prioritized_fused_update_weights_and_new_priorities():
 # Learning
 
 
+@pytest.mark.learning
 def test_fused_dqn_learns_cartpole(cartpole):
     """rl-zoo's tuned CartPole settings (as the Python path's test: Double DQN, lr annealed to 0, 128 gradient
     steps every 256 env steps, target copied every round): the greedy policy's mean return over 10 episodes
@@ -206,37 +207,41 @@ def test_fused_dqn_learns_cartpole(cartpole):
     assert returns.min() >= 400, (returns, metrics["episode/return"][-10:])
 
 
+@pytest.mark.learning
 def test_fused_rainbow_runs_and_improves(cartpole):
     """Every switch on (Double, Dueling, Noisy, 3-step, prioritised with a beta schedule, C51): 1e4 steps
-    take the greedy return from about 20 to over 150."""
+    take the greedy return from about 20 to over 150, for both seeds of one vmapped program."""
     agent = rl.DQN.from_env(cartpole, batch_size=64, lr=2.3e-3, hidden=(64, 64), double=True, dueling=True,
                             noisy=True, n_step=3, prioritized=True, categorical=True, atoms=51, v_min=0.0,
                             v_max=100.0, gradient_steps=128, target_update_period=128,
                             epsilon=schedules.linear(1.0, 0.04, 8000), seed=0)
-    state, metrics, returns = fused_run(agent, cartpole, 10_240, buffer_size=100_000, update_every=256,
+    state, metrics, returns = fused_run(agent, cartpole, 10_240, seeds=2, buffer_size=100_000, update_every=256,
                                         update_after=1000, alpha=0.5, beta=schedules.linear(0.4, 1.0, 10_000))
     first = metrics["episode/return"][metrics["episode/count"] > 0][:4].mean()
-    assert first < 40 and returns[0] >= 150, (first, returns)
+    assert first < 40 and returns.min() >= 150, (first, returns)
     assert int(state[agent.gradient_step.name]) == 128 * (10_240 // 256 - 3)   # updates from step 1024 on
 
 
+@pytest.mark.learning
 def test_fused_sac_learns_pendulum_through_train(pendulum):
     """``rl.train`` dispatches SAC to the fused off-policy loop; with the learner's schedule (an update per step
     after 100 random steps) and the whole run kept, SAC reaches a greedy return of -250 within 2e4 steps."""
     agent = rl.SAC.from_env(pendulum, batch_size=256, lr=1e-3, hidden=(64, 64), update_after=100, seed=0)
-    result = train(pendulum, agent, 20_000, eval_episodes=10, progress=False)
-    assert result.final_returns[0] >= -250, result.final_returns
+    result = train(pendulum, agent, 20_000, seeds=2, eval_episodes=10, progress=False)
+    assert result.final_returns.min() >= -250, result.final_returns
     assert int(agent.gradient_step.value) == 20_000 - 255   # written back: one update per step once 256 stored
 
 
+@pytest.mark.learning
 @pytest.mark.parametrize("cls", [rl.TD3, rl.DDPG])
 def test_fused_td3_and_ddpg_improve_on_pendulum(pendulum, cls):
     """rl-zoo's Pendulum settings (gamma 0.98, Gaussian noise 0.1, 1000 random steps) on small networks: the
-    greedy return after 1e4 steps is far above a random policy's (about -1200)."""
+    greedy return after 1.5e4 steps is far above a random policy's (about -1200), for both seeds (after 1e4
+    steps, TD3's seed 1 was still at -531)."""
     agent = cls.from_env(pendulum, batch_size=256, lr=1e-3, gamma=0.98, tau=0.005, hidden=(64, 64), seed=0)
-    _, metrics, returns = fused_run(agent, pendulum, 10_000, update_after=1000, noise=0.1)
+    _, metrics, returns = fused_run(agent, pendulum, 15_000, seeds=2, update_after=1000, noise=0.1)
     ended = metrics["episode/return"][metrics["episode/count"] > 0]
-    assert ended[:5].mean() < -900 and returns[0] >= -400, (ended[:5], returns)
+    assert ended[:5].mean() < -900 and returns.min() >= -400, (ended[:5], returns)
 
 
 def test_seeds_vmapped_equal_seeds_run_alone(cartpole):
