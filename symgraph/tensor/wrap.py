@@ -34,6 +34,12 @@ class _Operand:
     def __repr__(self):
         return f"operand[{self.index}]"
 
+    def __eq__(self, other):
+        return isinstance(other, _Operand) and other.index == self.index
+
+    def __hash__(self):
+        return hash(("operand", self.index))
+
 
 def _is_array(value):
     return isinstance(value, Tensor | np.ndarray | jax.Array)
