@@ -159,12 +159,11 @@ def run(env, agent, buffer=None, rewarder=None, noise=None, action_processor=Non
 
     Divergence. After each update that returns metrics, ``run`` reads its loss metrics (the metrics whose
     name contains ``"loss"``, scalars) to the host, which waits once for the update to finish (one sync per
-    update; the next ``act`` would wait for it anyway). If one is infinite, or NaN while the learner's
-    ``state`` (parameters, optimizer state) holds a non-finite value (checked in one compiled reduction, only
-    then; an agent without ``state``: NaN at all), it raises :class:`TrainingDiverged`, naming the step, the
-    update and the loss terms, and the last checkpoint (written before the divergence, and left untouched).
-    A NaN metric with a finite state is a term that the update did not compute (e.g. TD3's delayed actor
-    loss in an update without an actor step).
+    update; the next ``act`` would wait for it anyway). If one is NaN or infinite, it raises
+    :class:`TrainingDiverged`, naming the step, the update and the loss terms, and the last checkpoint
+    (written before the divergence, and left untouched). Every update reports the loss terms it computed
+    and no placeholders (TD3's update without a policy step reports its last actor loss), so a NaN is
+    always a divergence.
 
     Raises:
         TrainingDiverged: a loss became NaN or infinite (see above); a ``FloatingPointError``.

@@ -7,8 +7,6 @@ import math
 import time
 from collections.abc import Mapping
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from gymnasium.vector import VectorEnv
 
@@ -29,13 +27,6 @@ __all__ = ["Driver", "EVAL_SEED_OFFSET"]
 EVAL_SEED_OFFSET = 1_000_000
 
 _STORED_FIELDS = ("state", "action", "reward", "next-state", "terminal", "truncated")
-
-
-@jax.jit
-def _state_broken(state):
-    """Whether a learner's state (a dict of arrays) holds a NaN or an infinity (one compiled reduction)."""
-    floats = [v for v in jax.tree.leaves(state) if jnp.issubdtype(v.dtype, jnp.inexact)]
-    return jnp.any(jnp.stack([~jnp.all(jnp.isfinite(v)) for v in floats])) if floats else jnp.bool_(False)
 
 
 def _means(metric_dicts):
@@ -346,9 +337,6 @@ class Driver:
         if not bad:
             return
         agent = self.user_agent
-        if all(np.isnan(v) for v in bad.values()) and isinstance(getattr(type(agent), "state", None), property) \
-                and not bool(_state_broken(agent.state)):
-            return  # NaN terms the update did not compute, e.g. TD3's delayed actor loss (the state is finite)
         step, update = self.result.total_steps, len(self.result.losses)
         described = ", ".join(f"{k} is {v}" for k, v in bad.items())
         path = self.config.checkpoint_path

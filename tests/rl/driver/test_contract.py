@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
+from symgraph import rl
 from symgraph.rl.buffer import Buffer
 from symgraph.rl.protocol import Schedule
 from symgraph.rl.run import run
@@ -100,3 +101,13 @@ def test_a_single_env_runs_as_a_vector_env_of_one_does():
     for field in ("state", "reward", "next-state", "terminal", "truncated"):
         np.testing.assert_array_equal(single.buffers[0][field], vector.buffers[0][field])
     assert [s.shape for s, _ in vector.acts][:1] == [(1, 2)] and [s.shape for s, _ in single.acts][:1] == [(2,)]
+
+
+def test_a_learner_runs_with_no_buffer_and_no_schedule_arguments():
+    """``rl.run(env, learner)``: PPO's rollout storage and schedule come from the learner itself."""
+    env = rl.envs.make_env("CartPole-v1")
+    agent = rl.PPO.from_env(env, n_steps=64, batch_size=32, K_epochs=1, hidden=(8,), seed=0)
+    result = rl.run(env, agent, max_steps=200, max_episodes=None, eval_every=0, seed=0)
+    every = agent.schedule.update_every
+    assert every == 64 and result.update_steps == [64, 128, 192]
+    assert all(np.isfinite(m["loss"]) for m in result.losses)
