@@ -24,12 +24,24 @@ def _binary(fn, name, doc):
     return op
 
 
+def _with_options(fn, name, x, axis, keepdims, options):
+    """The op of ``fn`` given ``jax.numpy``'s other keyword arguments (``dtype``, ``where``, ``initial``...),
+    built by the generic wrapper (a ``where`` node becomes an operand)."""
+    from symgraph.tensor import wrap
+
+    return wrap.wrap(wrap.Spec(fn, name, "array"), f"jax.numpy.{name}")(x, axis=_axis(axis), keepdims=keepdims,
+                                                                         **options)
+
+
 def _reduction(fn, name, doc):
-    def op(x, axis=None, keepdims=False):
+    def op(x, axis=None, keepdims=False, **options):
+        if options:
+            return _with_options(fn, name, x, axis, keepdims, options)
         return apply(fn, (x,), {"axis": _axis(axis), "keepdims": keepdims}, name=name)
 
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = doc + " over ``axis`` (None: all), keeping reduced axes if ``keepdims``."
+    op.__doc__ = (doc + " over ``axis`` (None: all), keeping reduced axes if ``keepdims``; other keyword "
+                  f"arguments are those of ``jax.numpy.{name}`` (e.g. ``where=``).")
     return op
 
 
@@ -90,13 +102,19 @@ def round(x, decimals=0):
     return apply(jnp.round, (x,), {"decimals": decimals} if decimals else {}, name="round")
 
 
-def var(x, axis=None, keepdims=False, ddof=0):
-    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (0: population variance)."""
+def var(x, axis=None, keepdims=False, ddof=0, **options):
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (0: population variance); other keyword
+    arguments are those of ``jax.numpy.var`` (e.g. ``where=``)."""
+    if options:
+        return _with_options(jnp.var, "var", x, axis, keepdims, dict(options, ddof=ddof))
     return apply(jnp.var, (x,), {"axis": _axis(axis), "keepdims": keepdims, "ddof": ddof}, name="var")
 
 
-def std(x, axis=None, keepdims=False, ddof=0):
-    """Standard deviation over ``axis`` with ``ddof`` delta degrees of freedom."""
+def std(x, axis=None, keepdims=False, ddof=0, **options):
+    """Standard deviation over ``axis`` with ``ddof`` delta degrees of freedom; other keyword arguments are
+    those of ``jax.numpy.std`` (e.g. ``where=``)."""
+    if options:
+        return _with_options(jnp.std, "std", x, axis, keepdims, dict(options, ddof=ddof))
     return apply(jnp.std, (x,), {"axis": _axis(axis), "keepdims": keepdims, "ddof": ddof}, name="std")
 
 
