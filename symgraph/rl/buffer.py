@@ -1,5 +1,8 @@
-r"""Experience buffer: a ring buffer of named fields, returns/advantages per finished path, and uniform or
-proportional prioritised sampling.
+r"""Experience buffer: the seed-compatible user class over the storage of :mod:`symgraph.rl.storage`: a
+time-major ring of named fields (:mod:`~symgraph.rl.storage.ring`), path returns per finished path
+(:mod:`~symgraph.rl.storage.paths`), uniform or proportional prioritised sampling and n-step targets
+(:mod:`~symgraph.rl.storage.replay`, :mod:`~symgraph.rl.storage.nstep`) and time-major rollout reads
+(:mod:`~symgraph.rl.storage.rollout`).
 
 Layout. Every field (``"state"``, ``"action"``, ``"reward"``, ``"next-state"``, ``"terminal"``,
 ``"truncated"``, ``"V"``, ``"log-prob"``, or any other name) is one preallocated numpy array of shape
@@ -11,79 +14,33 @@ is what :meth:`Buffer.sample` returns as ``"indices"`` and :meth:`Buffer.update_
 buffer is full the oldest row is overwritten.
 
 Paths. Each environment's current path (the steps pushed since its last :meth:`Buffer.finish_path`) is
-tracked separately. ``finish_path(last_val, env_index)`` computes, for those steps, with
-:math:`\gamma_t = \gamma (1 - \text{terminal}_t)`,
+tracked separately; ``finish_path(last_val, env_index)`` computes ``"reward-to-go"``, ``"advantage"``
+(GAE) and ``"TD-error"`` for those steps (the equations are in :mod:`symgraph.rl.storage.paths`).
 
-.. math::
+Prioritised sampling (Schaul et al. 2016): item :math:`i` is drawn with probability :math:`P(i) = p_i^\alpha
+/ \sum_k p_k^\alpha`, :math:`p_i = |\delta_i| + \epsilon`, with importance weights :math:`w_i = (p_i^\alpha /
+\min_j p_j^\alpha)^{-\beta}` (:mod:`symgraph.rl.storage.replay`), and :math:`\beta` annealed towards 1 over
+training (a float set at any time through ``buffer.beta``, or a schedule: a callable of the number of
+:meth:`Buffer.sample` calls so far).
 
-    \text{reward-to-go}_t &= r_t + \gamma_t\, \text{reward-to-go}_{t+1}, \qquad
-        \text{reward-to-go}_T = \text{last\_val}, \\
-    \text{TD-error}_t &= \delta_t = r_t + \gamma_t V(s_{t+1}) - V(s_t), \qquad V(s_T) = \text{last\_val}, \\
-    \text{advantage}_t &= \delta_t + \gamma_t \lambda\, \text{advantage}_{t+1}
-        \quad \text{(GAE, Schulman et al. 2016, eq. 16)},
-
-by calling :func:`symgraph.rl.returns.discounted_returns`, :func:`~symgraph.rl.returns.td_errors` and
-:func:`~symgraph.rl.returns.gae` (SymJAX passed :math:`\gamma\lambda` as the discount of the TD errors; here
-:math:`\gamma` discounts the bootstrap and :math:`\gamma\lambda` the sum of TD errors, as in the paper).
-A path that ends in a termination (``terminal=True`` on its last step) has discount 0 there, so ``last_val``
-is ignored and nothing is bootstrapped; a path cut by a time limit or by the end of a rollout bootstraps
-from ``last_val = V(s_T)``, the value of the state reached. ``advantage + V`` is the lambda-return, the usual
-value target with GAE. Steps of a path whose ``"reward-to-go"``/``"advantage"``/``"TD-error"`` are not
-computed yet hold NaN.
-
-Prioritised sampling (Schaul, Quan, Antonoglou & Silver 2016, "Prioritized Experience Replay"):
-item :math:`i` is drawn with probability :math:`P(i) = p_i^\alpha / \sum_k p_k^\alpha` from a
-:class:`~symgraph.rl.sum_tree.SumTree` (:math:`O(\log n)` per draw, stratified over ``batch_size`` equal
-segments of the total as in the paper's appendix B.2.1), with :math:`p_i = |\delta_i| + \epsilon` after
-:meth:`Buffer.update_priorities` and new items given the largest priority seen so far (so each is replayed at
-least once soon). The importance-sampling weights correct the bias of the non-uniform draw,
-
-.. math::
-
-    w_i = \frac{(N \cdot P(i))^{-\beta}}{\max_j (N \cdot P(j))^{-\beta}}
-        = \Big(\frac{p_i^\alpha}{\min_j p_j^\alpha}\Big)^{-\beta},
-
-with :math:`N` the number of stored items and the maximum taken over all of them (so weights are at most 1
-and comparable between batches), and :math:`\beta` annealed towards 1 over training (a float set at any time
-through ``buffer.beta``, or a schedule: a callable of the number of :meth:`Buffer.sample` calls so far).
+Checkpoints. :meth:`Buffer.state_dict` and :meth:`Buffer.load_state_dict` give and take the whole state as
+``{name: array or JSON-able value}`` (what :mod:`symgraph.rl.checkpoint` stores for a run).
 """
 
-import contextlib
 import math
 import numbers
 import warnings
 from collections.abc import Mapping
 
-import jax
 import numpy as np
 
-from symgraph.errors import ShapeError, format_shape
-from symgraph.rl import returns
-from symgraph.rl.sum_tree import SumTree
+from symgraph.errors import format_shape
+from symgraph.rl.storage import nstep, paths, replay, rollout, schema
+from symgraph.rl.storage.batch import Batch, ordered
+from symgraph.rl.storage.paths import COMPUTED_FIELDS
+from symgraph.rl.storage.ring import Ring, allocation_size
 
 __all__ = ["Buffer"]
-
-#: Fields written by :meth:`Buffer.finish_path` (never pushed).
-COMPUTED_FIELDS = ("reward-to-go", "advantage", "TD-error")
-
-
-@jax.jit
-def _path_maths(rewards, values, discounts, last_val, lam):
-    """The three per-path quantities in one compiled call (time-major, one column per environment)."""
-    return (returns.discounted_returns(rewards, discounts, last_val),
-            returns.gae(rewards, values, discounts, lam),
-            returns.td_errors(rewards, values, discounts))
-
-
-def _host_device():
-    """JAX's CPU device, where the per-path maths runs even when the default backend is an accelerator: the
-    inputs are small numpy arrays and the recursions are sequential scans, for which a GPU round trip (copies
-    plus one kernel launch per scan step) costs more than the whole computation on the host. ``None`` if
-    JAX was started without its CPU backend."""
-    try:
-        return jax.devices("cpu")[0]
-    except RuntimeError:
-        return None
 
 
 def _generator(seed):
@@ -94,12 +51,6 @@ def _generator(seed):
         return np.random.default_rng(seed)
     raise TypeError(f"Buffer: seed must be None, a non-negative int or a numpy Generator, got "
                     f"{type(seed).__name__} {seed!r}")
-
-
-def _bucket(n):
-    """``n`` rounded up to a power of two (at least 8): paths are padded to few lengths, so the maths of
-    :meth:`Buffer.finish_path` compiles once per bucket rather than once per episode length."""
-    return max(8, 1 << (int(n) - 1).bit_length())
 
 
 class Buffer:
@@ -162,11 +113,8 @@ class Buffer:
         self.beta = beta
         self._rng = _generator(seed)
         self._n_envs_given = None if n_envs is None else int(n_envs)
-        self._n_envs = self._n_envs_given
-        self._data = {}          # field -> array (rows, n_envs, *item_shape)
-        self._spec = None        # field -> (item_shape, dtype) fixed by the first push since clear()
-        self._rows = None        # capacity in rows
-        self._tree = None
+        self._ring = None        # the Ring of stored arrays, kept (and reused) across clear()
+        self._priorities = None  # the Priorities of priority sampling
         self._warned_truncation = False
         self.clear()
 
@@ -188,12 +136,26 @@ class Buffer:
     @property
     def fields(self):
         """The names of the stored fields, pushed ones first, then the ones :meth:`finish_path` wrote."""
-        return tuple(self._data) if self._spec is not None else ()
+        return tuple(self._ring.data) if self._spec is not None else ()
 
     @property
     def length(self):
         """The number of stored items (SymJAX's name for ``len(buffer)``)."""
         return len(self)
+
+    @property
+    def ring(self):
+        """The :class:`~symgraph.rl.storage.ring.Ring` holding the stored arrays (``None`` before the first
+        push); read and write items through the buffer's methods, which keep paths and priorities in step."""
+        return self._ring if self._spec is not None else None
+
+    @property
+    def priorities(self):
+        """The priorities :math:`p_i^\\alpha` of the stored items, by slot (a float64 array of ``len(buffer)``
+        entries), or ``None`` for a uniform buffer."""
+        if not self.priority_sampling:
+            return None
+        return self._priorities.tree[np.arange(len(self))] if len(self) else np.zeros(0)
 
     @property
     def beta(self):
@@ -215,10 +177,10 @@ class Buffer:
         self._beta = value
 
     def __len__(self):
-        return self._rows_stored * (self._n_envs or 1)
+        return len(self._ring) if self._spec is not None else 0
 
     def __contains__(self, key):
-        return self._spec is not None and key in self._data
+        return self._spec is not None and key in self._ring.data
 
     def __repr__(self):
         kind = "prioritised" if self.priority_sampling else "uniform"
@@ -236,14 +198,12 @@ class Buffer:
         """
         self._spec = None
         self._n_envs = self._n_envs_given  # an inferred n_envs is inferred again by the next push
-        self._next_row = 0
-        self._rows_stored = 0
-        self._steps = 0
         self._n_samples = 0
-        self._max_priority = 1.0
         self._path_len = None if self._n_envs is None else np.zeros(self._n_envs, dtype=np.int64)
-        if self._tree is not None:
-            self._tree.clear()
+        if self._ring is not None:
+            self._ring.clear()
+        if self._priorities is not None:
+            self._priorities.clear()
 
     reset = clear
 
@@ -252,77 +212,31 @@ class Buffer:
 
     def _init_storage(self, transition):
         """Fix the fields, item shapes, dtypes and (if needed) n_envs from the first push after clear()."""
-        bad = [k for k in transition if k in COMPUTED_FIELDS]
-        if bad:
-            self._fail(f"field {bad[0]!r} is computed by finish_path() and cannot be pushed; push the "
-                       f"rewards (and 'V' for advantages) and call buffer.finish_path(last_val) at the end "
-                       f"of each path", KeyError)
-        if "reward" in transition:
-            reward = np.asarray(transition["reward"])
-            if reward.dtype.kind not in "biuf":
-                self._fail(f"'reward' must be a number (or one number per environment), got dtype "
-                           f"{reward.dtype}")
-            if reward.ndim > 1:
-                self._fail(f"'reward' must be a scalar (one environment) or of shape (n_envs,) (a vector "
-                           f"environment), got shape {format_shape(reward.shape)}; squeeze it")
-            # A (1,) reward is a vector environment of one only if every field has that leading axis.
-            batched = reward.ndim == 1 and (reward.shape[0] > 1 or all(
-                np.ndim(v) >= 1 and np.shape(v)[0] == 1 for v in transition.values()))
-            inferred = reward.shape[0] if batched else 1
-            if self._n_envs is None:
-                self._n_envs = inferred
-            elif batched and inferred != self._n_envs:
-                self._fail(f"'reward' has shape {format_shape(reward.shape)} but the buffer was built for "
-                           f"n_envs={self._n_envs} environments; push ({self._n_envs},) rewards or build "
-                           f"Buffer(..., n_envs={inferred})")
-        else:
-            if self._n_envs is None:
-                self._n_envs = 1
-            batched = self._n_envs > 1
+        spec, self._n_envs, batched = schema.first_push(transition, self._n_envs, "Buffer.push")
         n = self._n_envs
-        spec = {}
-        for key, value in transition.items():
-            arr = np.asarray(value)
-            if batched:
-                if arr.ndim == 0 or arr.shape[0] != n:
-                    self._fail(f"field {key!r} has shape {format_shape(arr.shape)}, but a push for {n} "
-                               f"environments needs a leading axis of {n} (one entry per environment)")
-                shape = arr.shape[1:]
-            else:
-                shape = arr.shape
-            if key in ("reward", "terminal", "truncated", "V") and shape not in ((), (1,)):
-                self._fail(f"field {key!r} must hold one number per step{' and environment' if n > 1 else ''}"
-                           f", got item shape {format_shape(shape)}; push a scalar per environment")
-            if key in ("reward", "terminal", "truncated", "V") and shape == (1,):
-                shape = ()
-            spec[key] = (shape, arr.dtype)
-        self._rows = -(-self.maxlen // n)
-        reuse = (self._data and list(self._data)[: len(spec)] == list(spec)
-                 and all(self._data[k].shape[0] == self._rows and self._data[k].shape[1] == n
-                         and (self._data[k].shape[2:], self._data[k].dtype) == spec[k] for k in spec))
-        self._allocate(spec, n, reuse)
-        for key in COMPUTED_FIELDS:  # re-created by the next finish_path
-            self._data.pop(key, None)
+        self._allocate(spec, n)
         self._spec = spec
         self._keys = tuple(spec)
         self._batched = batched or n > 1
         self._path_len = np.zeros(n, dtype=np.int64)
 
-    def _allocate(self, spec, n, reuse):
-        """Zeroed storage of ``self._rows`` rows for the fields of ``spec`` (unless the current one is reused)
-        and the sum tree of priority sampling; a ValueError naming ``maxlen`` when numpy cannot allocate
+    def _allocate(self, spec, n):
+        """The ring of ``ceil(maxlen / n)`` rows for the fields of ``spec`` (the current one when it matches)
+        and the priorities of priority sampling; a ValueError naming ``maxlen`` when numpy cannot allocate
         them."""
+        rows = -(-self.maxlen // n)
         try:
-            if not reuse:
-                self._data = {k: np.zeros((self._rows, n) + shape, dtype) for k, (shape, dtype) in spec.items()}
-            if self.priority_sampling and (self._tree is None or self._tree.capacity != self._rows * n):
-                self._tree = SumTree(self._rows * n)
+            if self._ring is None or not self._ring.matches(rows, n, spec):
+                self._ring = None
+                self._ring = Ring(rows, n, spec)
+            for key in COMPUTED_FIELDS:  # re-created by the next finish_path
+                self._ring.data.pop(key, None)
+            if self.priority_sampling and (self._priorities is None or self._priorities.tree.capacity != rows * n):
+                self._priorities = replay.Priorities(rows * n, self.alpha, self.eps)
         except (MemoryError, ValueError) as exc:
-            self._data = {}
-            items = self._rows * n
-            size = sum(items * math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in spec.values())
+            size = allocation_size(rows, n, spec)
             if self.priority_sampling:
-                size += 32 << (items - 1).bit_length()  # the sum and min trees
+                size += 32 << (rows * n - 1).bit_length()  # the sum and min trees
             self._fail(f"cannot allocate the storage of maxlen={self.maxlen} items of fields {list(spec)} "
                        f"({size / 2**30:.3g} GiB; {exc}); build the Buffer with a smaller maxlen")
 
@@ -346,7 +260,8 @@ class Buffer:
         if self._spec is None:
             self._init_storage(transition)
         n = self._n_envs
-        row = self._next_row
+        ring = self._ring
+        row = ring.next_row
         if len(transition) != len(self._keys):
             self._check_keys(transition)
         batched = self._batched  # n_envs > 1, or one environment pushed with a leading axis of 1
@@ -360,7 +275,7 @@ class Buffer:
             shape, dtype = self._spec[key]
             expected = (n,) + shape if batched else shape
             if arr.shape != expected:
-                if arr.size == math.prod(expected) and key in ("reward", "terminal", "truncated", "V"):
+                if arr.size == math.prod(expected) and key in schema.SCALAR_FIELDS:
                     arr = arr.reshape(expected)  # (1,) for (), (n, 1) for (n,)
                 else:
                     self._bad_shape(key, arr.shape, expected, batched)
@@ -371,23 +286,20 @@ class Buffer:
             if key == "reward" and not np.all(np.isfinite(arr)):
                 bad = int(np.flatnonzero(~np.isfinite(np.atleast_1d(arr)))[0])
                 where = f" (env {bad})" if batched and n > 1 else ""
-                self._fail(f"'reward' at step {self._steps}{where} is {np.atleast_1d(arr)[bad]}: rewards "
+                self._fail(f"'reward' at step {ring.steps}{where} is {np.atleast_1d(arr)[bad]}: rewards "
                            f"must be finite; check the environment or the reward shaping (rewarder) that "
                            f"produced it")
             if batched:
-                self._data[key][row] = arr
+                ring.data[key][row] = arr
             else:
-                self._data[key][row, 0] = arr
+                ring.data[key][row, 0] = arr
         for key in COMPUTED_FIELDS:
-            if key in self._data:
-                self._data[key][row] = np.nan
-        if self._tree is not None:
-            slots = row * n + np.arange(n) if n > 1 else row
-            self._tree.update(slots, self._max_priority ** self.alpha)
+            if key in ring.data:
+                ring.data[key][row] = np.nan
+        if self._priorities is not None:
+            self._priorities.add(row * n + np.arange(n) if n > 1 else row)
         self._path_len += 1
-        self._next_row = (row + 1) % self._rows
-        self._rows_stored = min(self._rows_stored + 1, self._rows)
-        self._steps += 1
+        ring.advance()
 
     def _check_keys(self, transition):
         missing = [k for k in self._keys if k not in transition]
@@ -406,12 +318,23 @@ class Buffer:
                    f"push, got {format_shape(got)}; push arrays of the same shape at every step, or clear() "
                    f"the buffer to store other shapes")
 
+    def mark_truncated(self, env_index=None):
+        """Mark the newest stored step of the sub-environments ``env_index`` (``None``: all of them, an int,
+        or distinct ints) as truncated: their episode is abandoned there (e.g. on resuming a run, whose next
+        step of those sub-environments starts a new episode), so n-step chains stop at it and bootstrap from
+        its next state. Does nothing while the buffer is empty or stores no ``"truncated"`` field."""
+        if not len(self) or "truncated" not in self:
+            return
+        envs = paths.environments(env_index, self._n_envs, "Buffer.mark_truncated")
+        self._ring.data["truncated"][self._ring.newest_row, envs] = True
+
     # -----------------------------------------------------------------------------------------------------
     # Paths
 
     def finish_path(self, last_val=0.0, env_index=None):
         """Compute ``"reward-to-go"``, ``"advantage"`` (GAE) and ``"TD-error"`` for the current path of each
-        environment in ``env_index``, then start new paths there.
+        environment in ``env_index``, then start new paths there (:func:`symgraph.rl.storage.paths.finish_path`,
+        whose docstring has the equations).
 
         Call it at the end of every episode, and at the end of a rollout for the paths still running.
         ``"advantage"`` and ``"TD-error"`` need a ``"V"`` field (``V(s_t)`` pushed with each step); with no
@@ -427,103 +350,39 @@ class Buffer:
                 one value per environment in ``env_index``.
             env_index: ``None`` (every environment: ``range(n_envs)``), an int, or a sequence of ints.
 
-        The maths is :func:`symgraph.rl.returns.discounted_returns`, :func:`~symgraph.rl.returns.gae` and
-        :func:`~symgraph.rl.returns.td_errors` in one jitted call on all the paths at once (front-padded to a
-        power-of-two length, which leaves the results unchanged, so it compiles once per bucket), run on
-        JAX's CPU device: about 50 us for a 50-step path and 120 us for 1000 steps once compiled, less than
-        a Python loop over the steps (40 us and 480 us).
+        The maths is one jitted call on all the paths at once, run on JAX's CPU device: about 50 us for a
+        50-step path and 120 us for 1000 steps once compiled, less than a Python loop over the steps (40 us and
+        480 us).
         """
         if self._spec is None:
             return
         if "reward" not in self._spec:
             raise KeyError("Buffer.finish_path: there is no 'reward' field to compute returns from; push "
                            "{'reward': r, ...} (and 'V' for advantages) at every step")
-        n = self._n_envs
-        if env_index is None:
-            envs = np.arange(n)
-        else:
-            envs = np.atleast_1d(np.asarray(env_index))
-            if envs.ndim != 1 or envs.dtype.kind not in "iu" or envs.min() < 0 or envs.max() >= n \
-                    or len(np.unique(envs)) != len(envs):
-                raise ValueError(f"Buffer.finish_path: env_index must be None, an int or distinct ints in "
-                                 f"0..{n - 1} (the buffer holds {n} environments), got {env_index!r}")
-        last = np.asarray(last_val, dtype=np.float64)
-        if last.size == 1:
-            last = np.full(len(envs), float(last.reshape(())))
-        elif last.shape != (len(envs),):
-            raise ShapeError(f"Buffer.finish_path: last_val must be a number or have one value per finished "
-                             f"environment, shape ({len(envs)},), got {format_shape(last.shape)}; pass "
-                             f"V(s_T) of each environment's last state")
-        if not np.all(np.isfinite(last)):
-            raise ValueError(f"Buffer.finish_path: last_val must be finite, got {last_val!r}")
-        lengths = np.minimum(self._path_len[envs], self._rows_stored)
-        keep = lengths > 0
-        envs, last, lengths = envs[keep], last[keep], lengths[keep]
-        if len(envs) == 0:
-            return
-        t_pad = _bucket(lengths.max())
-        rows = (self._next_row - t_pad + np.arange(t_pad)) % self._rows
-        valid = np.arange(t_pad)[:, None] >= (t_pad - lengths)[None, :]   # (t_pad, k): real steps
-        ridx, eidx = rows[:, None], envs[None, :]
-        rewards = np.where(valid, self._data["reward"][ridx, eidx], 0.0)
-        if "terminal" in self._data:
-            discounts = self.gamma * (1.0 - self._data["terminal"][ridx, eidx].astype(np.float64))
-        else:
-            discounts = np.full(valid.shape, self.gamma)
-        if "truncated" in self._data:
-            cut = self._data["truncated"][ridx, eidx].astype(bool) & (discounts > 0)
-            cut[-1] = False  # the last step bootstraps from last_val
-            cut &= valid
-            if cut.any():
-                discounts = np.where(cut, 0.0, discounts)
-                if not self._warned_truncation:
-                    self._warned_truncation = True
-                    warnings.warn("Buffer.finish_path: a path contains a truncated (time-limit) step "
-                                  "before its end; it is treated as terminal because V of its next state is "
-                                  "unknown. Call finish_path(V(s_T), env_index) when each episode ends to "
-                                  "bootstrap it", stacklevel=2)
-        discounts = np.where(valid, discounts, 0.0)
-        values = np.zeros((t_pad + 1, len(envs)))
-        if "V" in self._data:
-            values[:-1] = np.where(valid, self._data["V"][ridx, eidx], 0.0)
-            values[-1] = last
-        for name, arr in (("reward", rewards), ("V", values[:-1])):
-            if not np.all(np.isfinite(arr)):
-                t, j = map(int, np.argwhere(~np.isfinite(arr))[0])
-                step = self._steps - t_pad + t
-                source = "the critic" if name == "V" else "the environment or the reward shaping"
-                raise ValueError(f"Buffer.finish_path: {name!r} at step {step} (env {int(envs[j])}) is "
-                                 f"{arr[t, j]}; it must be finite: check {source} that produced it")
-        device = _host_device()
-        with jax.default_device(device) if device is not None else contextlib.nullcontext():
-            rtg, adv, td = _path_maths(rewards.astype(np.float32), values.astype(np.float32),
-                                       discounts.astype(np.float32), last.astype(np.float32),
-                                       np.float32(self.lam))
-        computed = {"reward-to-go": rtg}
-        if "V" in self._data:
-            computed.update({"advantage": adv, "TD-error": td})
-        t_idx, j_idx = np.nonzero(valid)
-        for key, result in computed.items():
-            if key not in self._data:
-                self._data[key] = np.full((self._rows, n), np.nan, dtype=np.float32)
-            self._data[key][rows[t_idx], envs[j_idx]] = np.asarray(result)[t_idx, j_idx]
-        self._path_len[envs] = 0
+        cut = paths.finish_path(self._ring, self._path_len, last_val, env_index, self.gamma, self.lam,
+                                "Buffer.finish_path")
+        if cut and not self._warned_truncation:
+            self._warned_truncation = True
+            warnings.warn("Buffer.finish_path: a path contains a truncated (time-limit) step before its end; it "
+                          "is treated as terminal because V of its next state is unknown. Call "
+                          "finish_path(V(s_T), env_index) when each episode ends to bootstrap it", stacklevel=2)
 
     # -----------------------------------------------------------------------------------------------------
     # Reading
 
     def _field(self, key, caller):
-        if self._spec is None or key not in self._data:
+        if self._spec is None or key not in self._ring.data:
             hint = (" (it is computed by finish_path(): call it at the end of each path first)"
                     if key in COMPUTED_FIELDS else "")
             raise KeyError(f"Buffer.{caller}: unknown field {key!r}{hint}; stored fields: "
                            f"{list(self.fields)}")
-        return self._data[key]
+        return self._ring.data[key]
 
-    def _order(self):
-        """The stored rows, oldest first."""
-        start = self._next_row - self._rows_stored
-        return (start + np.arange(self._rows_stored)) % self._rows
+    def _keys_argument(self, keys, caller, default):
+        keys = default if keys is None else ([keys] if isinstance(keys, str) else list(keys))
+        for k in keys:
+            self._field(k, caller)
+        return keys
 
     def __getitem__(self, key):
         """A read-only numpy array of field ``key``, one entry per stored item, oldest first, shape
@@ -532,13 +391,8 @@ class Buffer:
         It is a view of the storage while the stored rows are contiguous (before the buffer first wraps
         around, or when it is full and the write position is back at row 0) and a copy otherwise.
         """
-        data = self._field(key, "__getitem__")
-        start = (self._next_row - self._rows_stored) % self._rows if self._rows_stored else 0
-        if start + self._rows_stored <= self._rows:
-            out = data[start:start + self._rows_stored]
-        else:
-            out = np.concatenate([data[start:], data[:self._next_row]])
-        out = out.reshape((-1,) + data.shape[2:])
+        self._field(key, "__getitem__")
+        out = self._ring.items(key)
         out.flags.writeable = False
         return out
 
@@ -550,10 +404,8 @@ class Buffer:
         if idx.dtype.kind not in "iu" or (idx.size and (idx.min() < 0 or idx.max() >= size)):
             raise IndexError(f"Buffer.get: indices must be integer slots in 0..{size - 1} (the buffer holds "
                              f"{size} items), got {indices!r}")
-        keys = self.fields if keys is None else ([keys] if isinstance(keys, str) else keys)
-        data = [self._field(k, "get") for k in keys]
-        rows, envs = np.divmod(idx, self._n_envs)
-        return {k: d[rows, envs] for k, d in zip(keys, data, strict=True)}
+        keys = self._keys_argument(keys, "get", self.fields)
+        return self._ring.gather(idx, keys)
 
     def sample(self, batch_size, keys=None):
         """Draw ``batch_size`` items (with replacement), uniformly or by priority.
@@ -563,19 +415,21 @@ class Buffer:
             keys: the fields to return (default: all stored fields).
 
         Returns:
-            A dict ``{field: array of shape (batch_size, *item_shape)}``; with ``priority_sampling`` also
-            ``"indices"`` (the items' slots, for :meth:`update_priorities`) and ``"weights"`` (the
-            importance-sampling weights, float32, at most 1).
+            A :class:`~symgraph.rl.storage.batch.Batch` ``{field: array of shape (batch_size, *item_shape)}``;
+            with ``priority_sampling`` also ``"indices"`` (the items' slots, for :meth:`update_priorities`) and
+            ``"weights"`` (the importance-sampling weights, float32, at most 1). It indexes by field name and
+            unpacks into its arrays in a fixed order: by default ``"state"``, ``"action"``, ``"reward"``,
+            ``"next-state"``, ``"terminal"``, then the other stored fields in push order (then the
+            ``finish_path`` fields, then ``"indices"`` and ``"weights"``); with ``keys``, their order. So
+            ``s, a, r, s2, t = buffer.sample(64)`` binds the arrays of a buffer of those five fields.
 
         Raises:
             ValueError: the buffer holds fewer items than ``batch_size``.
             KeyError: an unknown field in ``keys``.
         """
-        keys = self.fields if keys is None else ([keys] if isinstance(keys, str) else list(keys))
-        for k in keys:
-            self._field(k, "sample")
+        keys = self._keys_argument(keys, "sample", ordered(self.fields))
         if not isinstance(batch_size, numbers.Integral):
-            return self.get(batch_size, keys)
+            return Batch(self.get(batch_size, keys))
         size = len(self)
         if batch_size < 1 or size < batch_size:
             if batch_size < 1:
@@ -584,23 +438,41 @@ class Buffer:
                              f"{batch_size}; push more steps first (e.g. start updates once "
                              f"len(buffer) >= batch_size) or lower batch_size")
         if not self.priority_sampling:
-            out = self.get(self._rng.integers(0, size, batch_size), keys)
-            self._n_samples += 1
-            return out
-        tree = self._tree
-        total = tree.total
-        if self.stratified:
-            u = (self._rng.permutation(batch_size) + self._rng.random(batch_size)) * (total / batch_size)
+            out = Batch(self.get(self._rng.integers(0, size, batch_size), keys))
         else:
-            u = self._rng.random(batch_size) * total
-        idx = np.minimum(tree.find(u), size - 1)
-        beta = self.beta
-        weights = (tree[idx] / tree.min) ** (-beta)
-        out = self.get(idx, keys)
-        out["indices"] = idx
-        out["weights"] = weights.astype(np.float32)
+            idx, weights = self._priorities.draw(self._rng, batch_size, size, self.stratified, self.beta)
+            out = Batch(self.get(idx, keys))
+            out["indices"] = idx
+            out["weights"] = weights
         self._n_samples += 1
         return out
+
+    def n_step_targets(self, indices, gamma, n_step):
+        """The n-step returns ``"reward"``, discounts ``"discount"`` and bootstrap states ``"next-state"`` of
+        the items at slots ``indices`` (float32 returns and discounts), by the replays' one n-step rule
+        (:mod:`symgraph.rl.storage.nstep`: the chain follows the same sub-environment's next rows until
+        ``n_step`` steps, a termination, a truncation or the newest stored row).
+
+        Raises:
+            KeyError: a field the rule reads (``"reward"``, ``"terminal"``, ``"next-state"``, and
+                ``"truncated"`` when ``n_step > 1``) is not stored.
+            ValueError: a bad ``gamma`` or ``n_step``.
+            IndexError: a slot outside ``0..len(buffer) - 1``.
+        """
+        owner = "Buffer.n_step_targets"
+        if isinstance(n_step, bool) or not isinstance(n_step, numbers.Integral) or n_step < 1:
+            raise ValueError(f"{owner}: n_step must be an int >= 1 (the most rewards summed), got {n_step!r}")
+        if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"{owner}: gamma must be a number in [0, 1], got {gamma!r}")
+        for field in nstep.needed_fields(n_step):
+            self._field(field, "n_step_targets")
+        idx = np.asarray(indices)
+        if idx.dtype.kind not in "iu" or (idx.size and (idx.min() < 0 or idx.max() >= len(self))):
+            raise IndexError(f"{owner}: indices must be integer slots in 0..{len(self) - 1}, got {indices!r}")
+        ring = self._ring
+        return nstep.n_step_targets(np, ring.gather, idx, rows=ring.rows, n_envs=ring.n_envs,
+                                    next_row=ring.next_row, rows_stored=ring.rows_stored, gamma=gamma,
+                                    n_step=int(n_step))
 
     def update_priorities(self, indices, td_errors):
         """Set the priorities of the items at ``indices`` to :math:`(|\\delta| + \\epsilon)^\\alpha`.
@@ -612,38 +484,109 @@ class Buffer:
         if not self.priority_sampling:
             raise ValueError("Buffer.update_priorities: this buffer samples uniformly; build it with "
                              "Buffer(maxlen, priority_sampling=True) to use priorities")
-        idx = np.asarray(indices).ravel()
-        td = np.asarray(td_errors, dtype=np.float64).ravel()
-        if idx.shape != td.shape:
-            raise ShapeError(f"Buffer.update_priorities: got {idx.size} indices and {td.size} TD errors; "
-                             f"pass one TD error per sampled index")
-        size = len(self)
-        if idx.dtype.kind not in "iu" or (idx.size and (idx.min() < 0 or idx.max() >= size)):
-            raise IndexError(f"Buffer.update_priorities: indices must be integer slots in 0..{size - 1} (as "
-                             f"returned by sample()['indices']), got {indices!r}")
-        if not np.all(np.isfinite(td)):
-            j = int(np.flatnonzero(~np.isfinite(td))[0])
-            raise ValueError(f"Buffer.update_priorities: the TD error of index {int(idx[j])} is {td[j]}; TD "
-                             f"errors must be finite (a diverging critic?)")
-        p = np.abs(td) + self.eps
-        if p.size:
-            self._max_priority = max(self._max_priority, float(p.max()))
-        self._tree.update(idx, p ** self.alpha)
+        idx, td = replay.check_td_errors(indices, td_errors, len(self), "Buffer.update_priorities")
+        self._priorities.update(idx, td)
 
     def rollout(self, keys=None, length=None):
         """The last ``length`` rows (default: every stored row) in time order, time-major: a dict
-        ``{field: array of shape (T, n_envs, *item_shape)}`` (copies), for on-policy learners.
+        ``{field: array of shape (T, n_envs, *item_shape)}`` (copies), for on-policy learners
+        (:func:`symgraph.rl.storage.rollout.time_major`).
 
         Raises:
             ValueError: ``length`` is more than the stored rows.
         """
-        keys = self.fields if keys is None else ([keys] if isinstance(keys, str) else list(keys))
-        data = [self._field(k, "rollout") for k in keys]
-        order = self._order()
-        if length is not None:
-            if not 0 <= length <= len(order):
-                raise ValueError(f"Buffer.rollout: asked for the last {length} rows but the buffer holds "
-                                 f"{len(order)} (of {self._n_envs} environments each); ask for at most "
-                                 f"{len(order)}")
-            order = order[len(order) - length:]
-        return {k: d[order] for k, d in zip(keys, data, strict=True)}
+        keys = self._keys_argument(keys, "rollout", self.fields)
+        if self._spec is None:
+            return {}
+        return rollout.time_major(self._ring, keys, length, "Buffer.rollout")
+
+    # -----------------------------------------------------------------------------------------------------
+    # State
+
+    def state_dict(self):
+        """The buffer's state as ``{name: array or JSON-able value}``: the stored arrays (``"ring/data/<field>"``)
+        and write position (``"ring/..."``), the pushed fields' schema, the paths' lengths, the priorities
+        (``"priorities/..."``), the sampling generator and counters, and ``maxlen``/``priority_sampling`` (a
+        buffer built otherwise refuses the state). A ``beta`` schedule is configuration, not state: it is not
+        saved (a float ``beta`` is). :meth:`load_state_dict` restores it."""
+        state = {"maxlen": self.maxlen, "priority_sampling": self.priority_sampling, "n_envs": self._n_envs,
+                 "n_samples": self._n_samples, "warned_truncation": self._warned_truncation,
+                 "rng": self._rng.bit_generator.state, "beta": None if callable(self._beta) else self._beta,
+                 "schema": None}
+        if self._spec is None:
+            return state
+        state.update({"schema": [[k, list(shape), np.dtype(dtype).str] for k, (shape, dtype) in self._spec.items()],
+                      "batched": self._batched, "path_len": self._path_len.copy()})
+        state.update({"ring/" + k: v for k, v in self._ring.state_dict().items()})
+        if self._priorities is not None:
+            state.update({"priorities/" + k: v for k, v in self._priorities.state_dict().items()})
+        return state
+
+    def load_state_dict(self, state):
+        """Restore a :meth:`state_dict` (e.g. a resumed run's). Every entry is checked before anything changes.
+
+        Raises:
+            KeyError: a missing entry.
+            ValueError, TypeError, ShapeError: an entry of the wrong kind, shape or dtype, or a state saved from
+                a buffer of another ``maxlen`` or ``priority_sampling``.
+        """
+        owner = "Buffer.load_state_dict"
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{owner}: expected the dict of Buffer.state_dict(), got {type(state).__name__}")
+        missing = [k for k in ("maxlen", "priority_sampling", "n_envs", "n_samples", "rng", "beta", "schema")
+                   if k not in state]
+        if missing:
+            raise KeyError(f"{owner}: the state has no entry {missing[0]!r}; pass what Buffer.state_dict() returned")
+        saved = (state["maxlen"], bool(state["priority_sampling"]))
+        if saved != (self.maxlen, self.priority_sampling):
+            raise ValueError(f"{owner}: the state was saved from Buffer(maxlen={saved[0]!r}, priority_sampling="
+                             f"{saved[1]}), this buffer is Buffer(maxlen={self.maxlen}, priority_sampling="
+                             f"{self.priority_sampling}); build the buffer with the saved ones to restore it")
+        rng = np.random.Generator(type(self._rng.bit_generator)())
+        try:
+            rng.bit_generator.state = state["rng"]
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"{owner}: 'rng' is not the state of a {type(self._rng.bit_generator).__name__} "
+                             f"generator ({exc})") from None
+        n_samples = state["n_samples"]
+        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 0:
+            raise ValueError(f"{owner}: 'n_samples' must be an int >= 0, got {n_samples!r}")
+        ring = spec = path_len = priorities = None
+        if state["schema"] is not None:
+            ring, spec, path_len, priorities = self._stored(state, owner)
+        if state["beta"] is not None:
+            self.beta = state["beta"]
+        self._rng.bit_generator.state = rng.bit_generator.state   # in place: a Generator shared stays shared
+        self.clear()
+        self._n_samples = int(n_samples)
+        self._warned_truncation = bool(state.get("warned_truncation", False))
+        if spec is None:
+            return
+        self._ring, self._spec, self._keys, self._path_len = ring, spec, tuple(spec), path_len
+        self._n_envs, self._batched, self._priorities = ring.n_envs, bool(state["batched"]), priorities
+
+    def _stored(self, state, owner):
+        """``(ring, spec, path_len, priorities)`` of a state that holds items, checked."""
+        ring = Ring.from_state_dict({k[5:]: v for k, v in state.items() if k.startswith("ring/")}, owner)
+        try:
+            spec = {str(k): (tuple(int(d) for d in shape), np.dtype(dtype)) for k, shape, dtype in state["schema"]}
+        except (TypeError, ValueError):
+            raise ValueError(f"{owner}: 'schema' must list [field, item shape, dtype] triples, got "
+                             f"{str(state['schema'])[:200]}") from None
+        given = self._n_envs_given
+        if ring.rows != -(-self.maxlen // ring.n_envs) or (given is not None and ring.n_envs != given):
+            raise ValueError(f"{owner}: the state holds {ring.rows} rows of {ring.n_envs} environments, which is "
+                             f"not a Buffer(maxlen={self.maxlen}, n_envs={given}); restore it into the buffer it "
+                             f"was saved from")
+        if not ring.matches(ring.rows, ring.n_envs, spec) or any(k not in COMPUTED_FIELDS for k in
+                                                                  list(ring.data)[len(spec):]):
+            raise ValueError(f"{owner}: the stored arrays {list(ring.data)} do not match the schema {list(spec)}")
+        path_len = np.asarray(state.get("path_len"))
+        if path_len.shape != (ring.n_envs,) or path_len.dtype.kind not in "iu":
+            raise ValueError(f"{owner}: 'path_len' must be an int array of shape ({ring.n_envs},), got "
+                             f"{path_len!r:.80}")
+        priorities = None
+        if self.priority_sampling:
+            priorities = replay.Priorities(ring.capacity, self.alpha, self.eps)
+            priorities.load_state_dict({k[11:]: v for k, v in state.items() if k.startswith("priorities/")})
+        return ring, spec, path_len.astype(np.int64), priorities

@@ -15,7 +15,7 @@ never code. Its entries:
   counts, target networks, counters), by its unique name.
 - ``"learner/keys/<name>"``: the PRNG key of each of its compiled functions, as they are now (so sampling
   continues exactly where it was).
-- ``"run/<n>"``: the arrays of the run's state (the buffer's storage...).
+- ``"run/<n>"``: the arrays of the run's state (the buffer's storage, from its ``state_dict()``...).
 
 Config. A learner records how it was built: the arguments of its constructor, or those of ``from_env``
 (the outermost call wins) with the environment replaced by a description of its spaces (observation shape
@@ -74,8 +74,9 @@ __all__ = ["FORMAT", "VERSION", "BIT_GENERATORS", "SCHEDULES", "REBUILD_MARGIN",
 
 #: The format name stored in every checkpoint.
 FORMAT = "symgraph.rl checkpoint"
-#: The version of the layout described in the module docstring.
-VERSION = 1
+#: The version of the layout described in the module docstring. 2: a run's buffer is stored as its
+#: ``state_dict()``; version 1 stored its attributes, which are still read (mapped to the state dict).
+VERSION = 2
 
 #: The bit generators a checkpoint's random generators may use (names read from a file are checked against it).
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
@@ -84,6 +85,7 @@ SCHEDULES = {"constant": schedules.constant, "linear": schedules.linear, "cosine
              "exponential": schedules.exponential, "piecewise_constant": schedules.piecewise_constant}
 
 _META = "checkpoint"
+_STATE_DICT = "state_dict"
 _VARIABLES = "learner/variables/"
 _KEYS = "learner/keys/"
 
@@ -234,11 +236,18 @@ def set_generator_state(generator, state):
 
 
 def object_state(obj, arrays, prefix="run/", exclude=()):
-    """The data attributes of ``obj`` (``vars(obj)``) packed with :func:`pack`, recursing into the objects of
-    symgraph's own classes (e.g. a buffer's sum tree). Callable attributes (e.g. a schedule of a buffer's
-    ``beta``) are configuration, not state: they are left out, and the object rebuilt before
-    :func:`restore_object_state` must be given the same ones; so are the attributes named in ``exclude``.
-    Any other object raises :class:`NotData` naming the attribute."""
+    """The state of ``obj`` packed with :func:`pack`. A storage (an object with ``state_dict()``, e.g. a
+    :class:`~symgraph.rl.buffer.Buffer`) is stored as its ``state_dict()`` (``{"state_dict": packed}``), so
+    its explicit state, not its attribute names, is the file format. Any other object is stored by its data
+    attributes (``vars(obj)``), recursing into the objects of symgraph's own classes; callable attributes
+    (configuration, e.g. a schedule) are left out, and the object rebuilt before :func:`restore_object_state`
+    must be given the same ones; so are the attributes named in ``exclude``. Anything else raises
+    :class:`NotData` naming the attribute."""
+    if callable(getattr(obj, "state_dict", None)):
+        try:
+            return {_STATE_DICT: pack(obj.state_dict(), arrays, prefix)}
+        except NotData as exc:
+            raise NotData(f"{type(obj).__name__}.state_dict() holds {exc}, which a checkpoint cannot store") from None
     out = {}
     for name, value in vars(obj).items():
         if callable(value) or name in exclude:
@@ -255,7 +264,27 @@ def object_state(obj, arrays, prefix="run/", exclude=()):
 
 
 def restore_object_state(obj, state, arrays):
-    """Set the attributes of ``obj`` from :func:`object_state` (Generators in place)."""
+    """Restore ``obj`` from :func:`object_state`: a storage through its ``load_state_dict``, any other object
+    by setting its attributes (Generators in place).
+
+    A :class:`~symgraph.rl.buffer.Buffer` saved by checkpoint version 1 (by its attributes) is read through
+    :func:`_buffer_state_v1`.
+
+    Raises:
+        SaveLoadError: another storage's state in the attribute layout of version 1, a malformed one, or an
+            attribute symgraph never saves.
+    """
+    if callable(getattr(obj, "load_state_dict", None)):
+        if isinstance(state, dict) and set(state) == {_STATE_DICT}:
+            obj.load_state_dict(unpack(state[_STATE_DICT], arrays))
+        elif type(obj).__module__ == "symgraph.rl.buffer" and isinstance(state, dict) and "_next_row" in state:
+            obj.load_state_dict(_buffer_state_v1(state, arrays))
+        else:
+            raise SaveLoadError(f"the checkpoint stores the {type(obj).__name__} by its attributes (checkpoint "
+                                f"version 1), a layout this symgraph (checkpoint version {VERSION}) reads for a "
+                                f"Buffer only; resume it with the symgraph that wrote it, or start a new run from "
+                                f"its learner (learner.load(path), then run(..., resume=False))")
+        return
     for name, tree in state.items():
         if name.startswith("__"):
             raise SaveLoadError(f"a checkpoint sets the attribute {name[:40]!r}, which symgraph never saves; the "
@@ -271,6 +300,37 @@ def restore_object_state(obj, state, arrays):
             set_generator_state(current, tree["generator"])
         else:
             setattr(obj, name, unpack(tree, arrays))
+
+
+def _buffer_state_v1(tree, arrays):
+    """The :meth:`Buffer.state_dict <symgraph.rl.buffer.Buffer.state_dict>` of a buffer that checkpoint
+    version 1 stored by its attributes (``_data``, ``_next_row``, ``_rows_stored``, ``_tree``...): the same
+    arrays, positions and priorities under the names of version 2. A malformed one raises
+    :class:`~symgraph.SaveLoadError`."""
+    try:
+        old = {k: unpack(v, arrays) for k, v in tree.items() if k != "_tree"}
+        state = {"maxlen": old["maxlen"], "priority_sampling": old["priority_sampling"], "n_envs": old["_n_envs"],
+                 "n_samples": old["_n_samples"], "warned_truncation": old["_warned_truncation"],
+                 "rng": old["_rng"].bit_generator.state, "beta": old.get("_beta"), "schema": None}
+        if old["_spec"] is None:
+            return state
+        data = old["_data"]
+        state.update({"schema": [[k, list(shape), np.dtype(dtype).str] for k, (shape, dtype) in old["_spec"].items()],
+                      "batched": old["_batched"], "path_len": old["_path_len"], "ring/rows": old["_rows"],
+                      "ring/n_envs": old["_n_envs"], "ring/next_row": old["_next_row"],
+                      "ring/rows_stored": old["_rows_stored"], "ring/steps": old["_steps"],
+                      "ring/fields": [[k, list(v.shape[2:]), v.dtype.str] for k, v in data.items()]})
+        state.update({"ring/data/" + k: v for k, v in data.items()})
+        if old["priority_sampling"]:
+            leaves = {k: unpack(v, arrays) for k, v in tree["_tree"]["state"].items()}
+            items = slice(leaves["_size"], leaves["_size"] + leaves["capacity"])
+            state.update({"priorities/priorities": leaves["_sum"][items],
+                          "priorities/set": np.isfinite(leaves["_min"][items]),
+                          "priorities/max_priority": old["_max_priority"]})
+        return state
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise SaveLoadError(f"the checkpoint's buffer (checkpoint version 1 layout) is malformed "
+                            f"({type(exc).__name__}: {str(exc)[:200]}); the file was altered") from None
 
 
 def _own_object(value):

@@ -209,7 +209,7 @@ def test_getitem_is_a_read_only_view_before_wrapping():
         buffer.push({"state": np.full(3, t, np.float32), "reward": 0.0})
     view = buffer["state"]
     assert view.shape == (4, 3) and view.dtype == np.float32
-    assert np.shares_memory(view, buffer._data["state"])
+    assert np.shares_memory(view, buffer.ring.data["state"])
     with pytest.raises(ValueError, match="read-only"):
         view[0] = 1
 
@@ -235,7 +235,7 @@ def test_clear_resets_and_allows_new_fields():
     buffer.clear()
     assert len(buffer) == 0 and buffer.fields == ()
     buffer.push({"obs": np.zeros(4), "reward": 1.0})
-    assert buffer.fields == ("obs", "reward") and buffer._tree.total == pytest.approx(1.0)
+    assert buffer.fields == ("obs", "reward") and buffer.priorities.sum() == pytest.approx(1.0)
     buffer.reset()   # SymJAX's name
     assert len(buffer) == 0
 
@@ -248,9 +248,9 @@ def test_sample_returns_requested_keys_and_is_seeded():
         return buffer
 
     a, b = filled(7).sample(16, keys=["state", "reward"]), filled(7).sample(16, keys=["state", "reward"])
-    assert set(a) == {"state", "reward"} and a["state"].shape == (16, 2)
+    assert set(a.keys()) == {"state", "reward"} and a["state"].shape == (16, 2)
     np.testing.assert_array_equal(a["state"], b["state"])
-    assert set(filled(0).sample(3)) == {"state", "reward", "terminal"}
+    assert set(filled(0).sample(3).keys()) == {"state", "reward", "terminal"}
     np.testing.assert_array_equal(filled(0).sample(np.array([0, 5]))["reward"], [0.0, 5.0])
 
 
@@ -320,13 +320,13 @@ def test_beta_setter_and_schedule():
 def test_new_items_get_the_max_priority():
     buffer = Buffer(4, True, alpha=0.5, seed=0)
     buffer.push({"reward": 0.0})
-    assert buffer._tree[0] == pytest.approx(1.0)   # the initial max priority
+    assert buffer.priorities[0] == pytest.approx(1.0)   # the initial max priority
     buffer.update_priorities([0], [8.0])
     buffer.push({"reward": 0.0})
-    assert buffer._tree[1] == pytest.approx((8.0 + buffer.eps) ** 0.5)
+    assert buffer.priorities[1] == pytest.approx((8.0 + buffer.eps) ** 0.5)
     buffer.update_priorities([0, 1], [0.1, 0.1])
     buffer.push({"reward": 0.0})   # the max seen stays the max
-    assert buffer._tree[2] == pytest.approx((8.0 + buffer.eps) ** 0.5)
+    assert buffer.priorities[2] == pytest.approx((8.0 + buffer.eps) ** 0.5)
 
 
 def test_overwritten_slots_get_fresh_priorities_vector_env():
@@ -336,7 +336,7 @@ def test_overwritten_slots_get_fresh_priorities_vector_env():
     buffer.update_priorities([0, 1, 2, 3], [0.0, 0.0, 0.0, 50.0])
     buffer.push({"state": np.array([[9], [9]]), "reward": np.zeros(2)})   # overwrites slots 0 and 1
     high = (50.0 + buffer.eps) ** 0.6
-    np.testing.assert_allclose(buffer._tree[np.arange(4)], [high, high, buffer.eps ** 0.6, high])
+    np.testing.assert_allclose(buffer.priorities[np.arange(4)], [high, high, buffer.eps ** 0.6, high])
     batch = buffer.sample(4)
     np.testing.assert_array_equal(batch["state"][:, 0], np.where(batch["indices"] < 2, 9, 1))
 

@@ -1,11 +1,11 @@
-"""Tests of symgraph.rl.sum_tree.SumTree against a brute-force cumulative sum."""
+"""Tests of symgraph.rl.storage.sum_tree.SumTree against a brute-force cumulative sum."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symgraph.rl.sum_tree import SumTree
+from symgraph.rl.storage.sum_tree import SumTree
 
 
 def _brute(priorities, set_mask):
@@ -98,3 +98,29 @@ def test_errors(call, error, match):
 def test_bad_capacity(capacity):
     with pytest.raises(ValueError, match="capacity must be a positive int"):
         SumTree(capacity)
+
+
+def test_state_dict_round_trip_is_identical():
+    tree = SumTree(6)
+    tree.update([0, 1, 3], [1.0, 2.0, 3.0])
+    tree.update(2, 0.0)                     # set to 0: counts in the minimum
+    copy = SumTree(6)
+    copy.update([5], [9.0])                 # overwritten by the load
+    copy.load_state_dict(tree.state_dict())
+    assert copy.total == tree.total == 6.0 and copy.min == tree.min == 0.0
+    np.testing.assert_array_equal(copy.find([0.5, 1.5, 4.0, 5.9]), tree.find([0.5, 1.5, 4.0, 5.9]))
+    unset = SumTree(4)
+    unset.update([1], [2.0])
+    restored = SumTree(4)
+    restored.load_state_dict(unset.state_dict())
+    assert restored.min == 2.0              # items never set do not count
+
+
+def test_state_dict_errors():
+    tree = SumTree(4)
+    with pytest.raises(KeyError, match="no entry 'set'"):
+        tree.load_state_dict({"priorities": np.zeros(4)})
+    with pytest.raises(ValueError, match=r"'priorities' must be a float array of shape \(4,\)"):
+        tree.load_state_dict({"priorities": np.zeros(3), "set": np.zeros(4, bool)})
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        tree.load_state_dict({"priorities": -np.ones(4), "set": np.ones(4, bool)})

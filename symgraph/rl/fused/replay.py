@@ -24,19 +24,18 @@ learners see the same minibatches from either:
   vectorised CPU loop costs little at replay sizes up to about :math:`10^6` and keeps the buffer a handful of
   flat arrays (the priorities are summed in float32, so very skewed priorities over millions of items lose
   some resolution);
-- :func:`n_step_targets` computes the n-step returns of sampled transitions at sample time, as the learners
-  do for the host buffer (:mod:`symgraph.rl.learners.off_policy`): the chain from step :math:`t` follows the
-  same sub-environment's next rows for up to ``n`` steps, stopping after a termination (no bootstrap), a
-  truncation (bootstrap from the state reached) or the newest stored row,
+- :func:`n_step_targets` computes the n-step returns of sampled transitions at sample time by the one n-step
+  rule of the replays (:mod:`symgraph.rl.storage.nstep`, the same equations as the host
+  :meth:`Buffer.n_step_targets <symgraph.rl.buffer.Buffer.n_step_targets>`): the chain from step :math:`t`
+  follows the same sub-environment's next rows for up to ``n`` steps, stopping after a termination (no
+  bootstrap), a truncation (bootstrap from the state reached) or the newest stored row (found from the write
+  position),
 
   .. math::
 
       G_t = \sum_{k=0}^{m-1} \gamma^k r_{t+k}, \qquad
       \text{discount}_t = \gamma^m (1 - \text{terminal}_{t+m-1}), \qquad
       \text{bootstrap from } s_{t+m}.
-
-  The host buffer finds the newest row by comparing each step's ``"state"`` with the previous
-  ``"next-state"``; here the write position tells it directly.
 
 Every function is pure and jittable; the configuration (``alpha``, ``eps``) is static (part of the tree's
 structure), the rest are arrays, so a buffer is carried through ``jax.lax.scan`` and batched by ``jax.vmap``.
@@ -57,6 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from symgraph.errors import ShapeError, format_shape
+from symgraph.rl.storage import nstep
 
 __all__ = ["ReplayBuffer", "init", "add", "sample", "update_priorities", "n_step_targets"]
 
@@ -303,32 +303,11 @@ def n_step_targets(buffer, indices, gamma, n_step):
         gamma = gamma.astype(jnp.float32)
     elif isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not 0.0 <= gamma <= 1.0:
         raise ValueError(f"{owner}: gamma must be a number in [0, 1] or a scalar JAX array, got {gamma!r}")
-    needed = ("reward", "terminal", "next-state") + (("truncated",) if n_step > 1 else ())
+    needed = nstep.needed_fields(n_step)
     missing = [f for f in needed if f not in buffer.data]
     if missing:
         raise KeyError(f"{owner}: the buffer has no field {missing[0]!r} (it holds {sorted(buffer.data)}); store "
                        f"{list(needed)} with every transition")
-    indices = jnp.asarray(indices)
-    first = _gather(buffer, indices, needed)
-    returns = first["reward"].astype(jnp.float32).reshape(indices.shape)
-    terminal = first["terminal"].astype(bool).reshape(indices.shape)
-    next_states = first["next-state"]
-    steps = jnp.ones(indices.shape, jnp.int32)
-    if n_step > 1:
-        rows, envs = jnp.divmod(indices, buffer.n_envs)
-        oldest = (buffer.row - buffer.rows_stored) % buffer.rows
-        age = (rows - oldest) % buffer.rows          # 0 for the oldest stored row
-        alive = ~(terminal | first["truncated"].astype(bool).reshape(indices.shape))
-        for k in range(1, n_step):
-            alive = alive & (age + k < buffer.rows_stored)
-            step = _gather(buffer, ((rows + k) % buffer.rows) * buffer.n_envs + envs, needed)
-            returns = returns + jnp.where(alive, jnp.float32(gamma ** k) * step["reward"].astype(jnp.float32)
-                                          .reshape(indices.shape), 0.0)
-            done = step["terminal"].astype(bool).reshape(indices.shape)
-            terminal = jnp.where(alive, done, terminal)
-            mask = alive.reshape(alive.shape + (1,) * (next_states.ndim - alive.ndim))
-            next_states = jnp.where(mask, step["next-state"], next_states)
-            steps = jnp.where(alive, k + 1, steps)
-            alive = alive & ~(done | step["truncated"].astype(bool).reshape(indices.shape))
-    discount = jnp.float32(gamma) ** steps.astype(jnp.float32) * (1.0 - terminal.astype(jnp.float32))
-    return {"reward": returns, "discount": discount, "next-state": next_states}
+    return nstep.n_step_targets(jnp, lambda slots, fields: _gather(buffer, slots, fields), indices,
+                                rows=buffer.rows, n_envs=buffer.n_envs, next_row=buffer.row,
+                                rows_stored=buffer.rows_stored, gamma=gamma, n_step=n_step)

@@ -53,9 +53,9 @@ termination, a truncation or the newest stored step, whichever comes first (:mat
 
 so the target is :math:`G_t + \text{discount}_t \, V(s_{t+m})`: a termination stops the bootstrap, a time
 limit (truncation) bootstraps from the state reached. ``n = 1`` is the one-step target
-:math:`r_t + \gamma (1 - \text{terminal}_t) V(s_{t+1})`. A step follows another when it belongs to the same
-environment, the latter did not end its episode, and its ``"state"`` equals the latter's ``"next-state"``
-(this is how the chain stops at the newest step of a full ring buffer).
+:math:`r_t + \gamma (1 - \text{terminal}_t) V(s_{t+1})`. This is the replays' one n-step rule
+(:mod:`symgraph.rl.storage.nstep`, where the newest stored step is found from the ring's write position),
+shared by the host replay and the device replay of :mod:`symgraph.rl.fused`.
 """
 
 import numbers
@@ -66,7 +66,6 @@ import jax.numpy as jnp
 import numpy as np
 
 import symgraph.tensor as T
-from symgraph.errors import format_shape
 from symgraph.function import function
 from symgraph.nn.optimizers import check_lr
 from symgraph.nodes import Placeholder, Variable
@@ -77,6 +76,7 @@ from symgraph.rl.learners.base import Learner
 from symgraph.rl.learners.hyperparameters import Hyperparameters, check_seed, finite, held_variables
 from symgraph.rl.noise import GaussianNoise, OrnsteinUhlenbeckNoise
 from symgraph.rl.protocol import Schedule
+from symgraph.rl.storage import replay as replay_storage
 from symgraph.shared_jit import SharedJit
 
 __all__ = ["OffPolicyLearner", "ContinuousActions", "BATCH_FIELDS", "env_spaces", "soft_updates"]
@@ -384,93 +384,16 @@ class OffPolicyLearner(Learner):
         return Buffer(maxlen, priority_sampling=self.prioritized, gamma=self.gamma, alpha=alpha, beta=beta,
                       seed=self.seed if seed is None else seed)
 
-    def _fields(self):
-        fields = ["state", "action", "reward", "next-state", "terminal"]
-        return fields + ["truncated"] if self.n_step > 1 else fields
-
     def sample_batches(self, buffer):
         """``(batches, indices)``: ``gradient_steps`` minibatches of ``batch_size`` transitions drawn from
         ``buffer``, as a dict of :data:`BATCH_FIELDS` arrays of shape ``(gradient_steps, batch_size, ...)``,
         and the sampled slots (for the priorities), or ``(None, None)`` while the buffer holds fewer than
-        ``batch_size`` transitions."""
-        owner = f"{type(self).__name__}.update"
-        steps, size = self.gradient_steps, len(buffer)
-        if size < self.batch_size:
-            return None, None
-        if self.prioritized != bool(getattr(buffer, "priority_sampling", False)):
-            if self.prioritized:
-                raise ValueError(f"{owner}: prioritized=True needs a buffer with priority sampling: build it "
-                                 f"with learner.make_buffer(maxlen) or Buffer(maxlen, priority_sampling=True)")
-            raise ValueError(f"{owner}: the buffer samples by priority but the learner was built with "
-                             f"prioritized=False and would ignore the priorities; pass prioritized=True, or "
-                             f"use Buffer(maxlen) (uniform)")
-        n = steps * self.batch_size
-        if self.prioritized:
-            draws = [buffer.sample(self.batch_size, keys=["reward"]) for _ in range(steps)]
-            indices = np.concatenate([d["indices"] for d in draws])
-            weights = np.concatenate([d["weights"] for d in draws]).astype(np.float32)
-        else:
-            indices = self.rng.integers(0, size, n)
-            weights = np.ones(n, np.float32)
-        missing = [f for f in self._fields() if f not in buffer]
-        if missing:
-            raise KeyError(f"{owner}: the buffer has no field {missing[0]!r} (it holds {list(buffer.fields)}); "
-                           f"push transitions with {self._fields()} (rl.run does)")
-        data = buffer.get(indices, self._fields())
-        rewards, discounts, next_states = self._returns(buffer, indices, data)
-        columns = {"state": data["state"], "action": data["action"], "reward": rewards,
-                   "discount": discounts, "next-state": next_states, "weight": weights}
-        batches = {}
-        for field in BATCH_FIELDS:
-            placeholder = self.batch[field]
-            value = np.asarray(columns[field])
-            item = tuple(placeholder.shape[1:])
-            if value.shape[1:] != item:
-                if value.size == n * int(np.prod(item, dtype=np.int64)):
-                    value = value.reshape((n, *item))
-                else:
-                    raise ValueError(f"{owner}: buffer field {field!r} holds items of shape "
-                                     f"{format_shape(value.shape[1:])}, but the learner expects "
-                                     f"{format_shape(item)}; check the env's spaces against state_shape and "
-                                     f"actions_shape")
-            batches[field] = value.astype(placeholder.dtype, copy=False).reshape(
-                (steps, self.batch_size, *item))
-        return batches, indices
-
-    def _returns(self, buffer, indices, data):
-        """(n-step) returns, discounts and bootstrap states of the sampled transitions (module docstring)."""
-        gamma = self.gamma
-        rewards = np.asarray(data["reward"], np.float64).reshape(-1)
-        terminal = np.asarray(data["terminal"], bool).reshape(-1)
-        if self.n_step == 1:
-            return rewards, gamma * (1.0 - terminal), data["next-state"]
-        n_envs, size = buffer.n_envs or 1, len(buffer)
-        ended = terminal | np.asarray(data["truncated"], bool).reshape(-1)
-        next_states = np.array(data["next-state"])
-        returns, weight, steps = rewards.copy(), 1.0, np.ones(len(indices), np.int64)
-        current = np.asarray(indices)
-        alive = ~ended
-        for k in range(1, self.n_step):
-            following = current + n_envs
-            if size == buffer.capacity:
-                following %= size
-            alive &= following < size
-            if not alive.any():
-                break
-            following = np.where(alive, following, 0)
-            step = buffer.get(following, ["state", "reward", "terminal", "truncated", "next-state"])
-            same = (np.asarray(step["state"]).reshape(len(current), -1)
-                    == next_states.reshape(len(current), -1)).all(axis=1)
-            alive &= same
-            weight *= gamma
-            returns += np.where(alive, weight * np.asarray(step["reward"], np.float64).reshape(-1), 0.0)
-            done = np.asarray(step["terminal"], bool).reshape(-1)
-            terminal = np.where(alive, done, terminal)
-            next_states[alive] = np.asarray(step["next-state"])[alive]
-            steps = np.where(alive, k + 1, steps)
-            alive &= ~(done | np.asarray(step["truncated"], bool).reshape(-1))
-            current = following
-        return returns, gamma ** steps * (1.0 - terminal), next_states
+        ``batch_size`` transitions (:func:`symgraph.rl.storage.replay.sample_batches`, whose n-step targets
+        follow the replays' one rule, :mod:`symgraph.rl.storage.nstep`)."""
+        fields = {f: (tuple(self.batch[f].shape[1:]), self.batch[f].dtype) for f in BATCH_FIELDS}
+        return replay_storage.sample_batches(buffer, self.rng, self.batch_size, self.gradient_steps, self.n_step,
+                                             self.gamma, fields, prioritized=self.prioritized,
+                                             owner=f"{type(self).__name__}.update")
 
     # -----------------------------------------------------------------------------------------------------
     # The agent protocol

@@ -161,3 +161,38 @@ class SumTree:
             u -= left_sum * right
             nodes = left + right
         return (nodes - self._size).reshape(shape)
+
+    def state_dict(self):
+        """``{"priorities": float64 (capacity,), "set": bool (capacity,)}``: the leaves, and which of them were
+        ever given a priority (those count in :attr:`min`)."""
+        leaves = slice(self._size, self._size + self.capacity)
+        return {"priorities": self._sum[leaves].copy(), "set": np.isfinite(self._min[leaves])}
+
+    def load_state_dict(self, state):
+        """Set the leaves from :meth:`state_dict` and re-sum every inner node (the tree is then identical to
+        the one saved).
+
+        Raises:
+            KeyError: an entry is missing.
+            ValueError: an entry of another shape or dtype, or a priority that is negative or not finite.
+        """
+        missing = [k for k in ("priorities", "set") if k not in state]
+        if missing:
+            raise KeyError(f"SumTree.load_state_dict: the state has no entry {missing[0]!r}; pass what "
+                           f"state_dict() returned")
+        priorities, is_set = np.asarray(state["priorities"]), np.asarray(state["set"])
+        for name, array, kind in (("priorities", priorities, "f"), ("set", is_set, "b")):
+            if array.shape != (self.capacity,) or array.dtype.kind != kind:
+                raise ValueError(f"SumTree.load_state_dict: {name!r} must be a {'float' if kind == 'f' else 'bool'} "
+                                 f"array of shape ({self.capacity},) (one entry per item), got "
+                                 f"{array.dtype} of shape {array.shape}")
+        if not (np.all(np.isfinite(priorities)) and np.all(priorities >= 0.0)):
+            raise ValueError("SumTree.load_state_dict: priorities must be finite and >= 0")
+        self.clear()
+        leaves = slice(self._size, self._size + self.capacity)
+        self._sum[leaves] = priorities
+        self._min[leaves] = np.where(is_set, priorities, np.inf)
+        for level in range(self._depth - 1, -1, -1):
+            nodes = np.arange(1 << level, 2 << level)
+            self._sum[nodes] = self._sum[2 * nodes] + self._sum[2 * nodes + 1]
+            self._min[nodes] = np.minimum(self._min[2 * nodes], self._min[2 * nodes + 1])
