@@ -124,7 +124,7 @@ def abandon_running(driver, running):
     bootstrap from the stored observations, ``end_episode()`` called); returns the episode numbers."""
     running_envs = np.flatnonzero(running["ep_len"] > 0)
     if driver.buffer is not None and len(running_envs):
-        _mark_truncated(driver.buffer, running_envs)
+        driver.buffer.mark_truncated(running_envs)
     if driver.finish_path is not None and len(running_envs):
         last = (np.zeros(len(running_envs)) if driver.value is None
                 else np.asarray(driver.value(running["obs"][running_envs]), dtype=np.float64).reshape(-1))
@@ -135,17 +135,6 @@ def abandon_running(driver, running):
     episode_no = np.array(running["episode_no"], dtype=np.int64)
     episode_no[running_envs] += 1
     return episode_no
-
-
-def _mark_truncated(buffer, env_index):
-    """Mark the newest stored transition of sub-environments ``env_index`` as truncated (their episode is
-    abandoned: on resuming a vector env, the next transition of that sub-environment starts a new one)."""
-    mark = getattr(buffer, "mark_truncated", None)
-    if mark is not None:  # storage that marks its own rows
-        mark(env_index)
-    elif len(buffer) and "truncated" in buffer:  # a Buffer without mark_truncated: its newest row
-        row = (buffer._next_row - 1) % buffer._rows
-        buffer._data["truncated"][row, env_index] = True
 
 
 def metrics_to_python(metrics):
