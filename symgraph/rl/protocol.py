@@ -42,8 +42,8 @@ The learner contract's optional hooks, which let ``run(env, agent)`` need nothin
   win.
 - ``make_storage(n_envs) -> storage``: the storage the agent's ``update`` reads (a
   :class:`~symgraph.rl.buffer.Buffer` or another object with ``push(transition)``, and the
-  ``finish_path``/``clear`` that ``run`` calls when it needs them), for ``n_envs`` sub-environments;
-  ``run`` calls it once when given no buffer.
+  ``finish_path``/``clear``/``mark_truncated`` that ``run`` calls when it needs them), for ``n_envs``
+  sub-environments; ``run`` calls it once when given no buffer.
 
 Paths still running at an update. ``run`` finishes a path (``buffer.finish_path``) when its episode ends. An
 on-policy learner updating every N steps, whose rollout ends mid-episode, finishes the running paths itself
