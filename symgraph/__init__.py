@@ -3,6 +3,7 @@
 # isort: off
 from symgraph import dispatch  # first, before any JAX computation: synchronous CPU dispatch (see the module)
 # isort: on
+from symgraph import data
 from symgraph.clone import clone
 from symgraph.errors import (
                              DTypeError,
@@ -42,5 +43,5 @@ __all__ = [
     "get_graph", "current_graph", "get_ops", "get_placeholders", "get_updates", "get_variables",
     "reset_default_graph", "set_seed",
     "load_variables", "reset_variables", "save_variables", "Placeholder", "Tensor", "Variable", "constant",
-    "key_from_seed", "initial_state", "clear_caches", "set_cache_size", "dispatch", "__version__",
+    "key_from_seed", "initial_state", "clear_caches", "set_cache_size", "data", "dispatch", "__version__",
 ]

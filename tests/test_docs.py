@@ -36,6 +36,7 @@ DOCUMENTED_MODULES = [
     "symgraph.viz",
     "symgraph.nn", "symgraph.nn.layers", "symgraph.nn.initializers", "symgraph.nn.activations",
     "symgraph.nn.optimizers", "symgraph.nn.schedules", "symgraph.nn.ema", "symgraph.nn.noisy",
+    "symgraph.nn.losses", "symgraph.data",
     "symgraph.probabilities",
     "symgraph.rl", "symgraph.rl.agents", "symgraph.rl.networks", "symgraph.rl.learners", "symgraph.rl.protocol",
     "symgraph.rl.run", "symgraph.rl.buffer", "symgraph.rl.storage", "symgraph.rl.storage.ring",
