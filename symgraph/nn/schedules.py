@@ -19,6 +19,10 @@ All schedules are pure functions of ``t`` (no hidden counter), so they are exact
                          at ``final``
 ``piecewise_constant``   ``values[i]`` where ``i`` is the number of boundaries ``<= t``
 ======================== ==================================================================================
+
+SymJAX's stateful forms: :class:`PiecewiseConstant` is the ``piecewise_constant`` schedule whose ``value``
+node also reads a step counter of its own, advanced by a registered update per call, and
+:class:`SimpleMovingAverage` averages a node over the last calls; both have ``reset()``.
 """
 
 import math
@@ -28,7 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from symgraph.errors import DTypeError
-from symgraph.nodes import Tensor, apply
+from symgraph.graph import Scope
+from symgraph.nodes import Tensor, Variable, apply
 
 
 class Schedule:
@@ -184,3 +189,127 @@ def piecewise_constant(boundaries, values):
         return jnp.asarray(table)[jnp.searchsorted(jnp.asarray(edges), t, side="right")]
 
     return Schedule(fn, "piecewise_constant", values, {"boundaries": boundaries, "values": values})
+
+
+class PiecewiseConstant(Schedule):
+    """SymJAX's ``PiecewiseConstant(init, {step: value})``: ``init``, then ``value`` from each ``step`` on.
+
+    As a schedule (a learning rate ``Adam(loss, lr=PiecewiseConstant(1e-3, {1000: 1e-4}))``) it is
+    :func:`piecewise_constant` over the sorted steps. As SymJAX's node, :attr:`value` reads it at a step
+    counter of its own: an int32 Variable ``step`` (in a scope named ``name``) that a registered update
+    advances by one per call of a function compiled with ``updates=sg.get_updates()`` (or ``updates=
+    schedule.updates``); a call reads the value at the count of the calls before it. :meth:`reset` sets the
+    counter back to 0.
+
+    Args:
+        init: the value before the first step of ``steps_and_values``.
+        steps_and_values: ``{step: value}``, steps ints >= 1 (in any order).
+        name: the scope of the step counter.
+    """
+
+    def __init__(self, init, steps_and_values, name="PiecewiseConstant"):
+        init = _number("PiecewiseConstant", "init", init)
+        if not isinstance(steps_and_values, dict):
+            raise TypeError(f"PiecewiseConstant: steps_and_values must be a dict {{step: value}}, got "
+                            f"{type(steps_and_values).__name__} {steps_and_values!r}; e.g. "
+                            "PiecewiseConstant(0.1, {1000: 0.01, 5000: 0.001})")
+        steps = sorted(_steps("PiecewiseConstant", f"step {k!r}", k) for k in steps_and_values)
+        values = [init] + [_number("PiecewiseConstant", f"the value of step {k}", steps_and_values[k])
+                           for k in steps]
+        inner = piecewise_constant(steps, values)
+        super().__init__(inner._fn, inner.name, inner.values, inner.arguments)
+        self.init, self.steps_and_values, self.scope_name = init, dict(zip(steps, values[1:], strict=True)), name
+        self._step, self._value, self._updates = None, None, None
+
+    def _build(self):
+        if self._step is None:
+            with Scope(self.scope_name) as scope:
+                self.scope = scope.path
+                self._step = Variable(np.int32(0), name="step", trainable=False)
+                self._value = self(self._step)
+                self._updates = {self._step: self._step + 1}
+            self._step.graph.add_updates(self._updates, owner=self)
+
+    @property
+    def step(self):
+        """The int32 step Variable :attr:`value` reads (created, in the current graph, at first use)."""
+        self._build()
+        return self._step
+
+    @property
+    def value(self):
+        """The node of the value at :attr:`step` (SymJAX's return value)."""
+        self._build()
+        return self._value
+
+    @property
+    def updates(self):
+        """``{step: step + 1}``, registered with the graph."""
+        self._build()
+        return dict(self._updates)
+
+    def reset(self):
+        """The step counter back to 0 (nothing to do before :attr:`value` is first used)."""
+        if self._step is not None:
+            self._step.update(np.int32(0))
+
+    def __repr__(self):
+        return f"<PiecewiseConstant {self.init} then {self.steps_and_values}>"
+
+
+def _window_mean(buffer, count, x, window):
+    slot = count % window
+    kept = jnp.sum(buffer, axis=0) - jnp.where(count >= window, buffer[slot], jnp.zeros_like(x))
+    return ((kept + x) / jnp.minimum(count + 1, window).astype(x.dtype)).astype(x.dtype)
+
+
+def _window_store(buffer, count, x, window):
+    return buffer.at[count % window].set(x.astype(buffer.dtype))
+
+
+class SimpleMovingAverage:
+    """SymJAX's ``SimpleMovingAverage(x, n)``: the mean of the last ``window`` values of a node, over calls.
+
+    :attr:`value` is the node of the mean of this call's ``x`` and the ``window - 1`` values before it (fewer
+    in the first calls: the mean of those seen so far), i.e. the average *after* this call's update, as
+    SymJAX's. The past values live in a non-trainable Variable ``buffer`` of shape ``(window,) + x.shape``
+    and a call counter ``count`` (scope ``name``); their updates are registered with the graph, so a
+    function compiled with ``updates=sg.get_updates()`` (or ``updates=sma.updates``) advances the window
+    once per call. A function compiled without them reads the value over a window that never advances.
+
+    Args:
+        x: a float node of fully known shape (e.g. a loss, to smooth it).
+        window: the number of values averaged (an int >= 1).
+        name: the scope of the Variables.
+    """
+
+    def __init__(self, x, window, name="SimpleMovingAverage"):
+        if not isinstance(x, Tensor) or isinstance(x.aval, tuple):
+            raise TypeError(f"SimpleMovingAverage: x must be a graph node with one output, got {x!r}")
+        if not jnp.issubdtype(x.dtype, jnp.floating) or None in x.shape:
+            raise DTypeError(f"SimpleMovingAverage: x must be a float node of fully known shape, got {x!r}; "
+                             "cast it with T.astype(x, 'float32') or give the placeholder a fixed shape")
+        self.window = _steps("SimpleMovingAverage", "window", window)
+        with x.graph, Scope(name) as scope:
+            self.scope = scope.path
+            self.buffer = Variable(np.zeros((self.window, *x.shape), x.dtype), name="buffer", trainable=False)
+            self.count = Variable(np.int32(0), name="count", trainable=False)
+            params = {"window": self.window}
+            self.value = apply(_window_mean, (self.buffer, self.count, x), params, name="simple_moving_average")
+            self.updates = {self.buffer: apply(_window_store, (self.buffer, self.count, x), params,
+                                               name="window_store"),
+                            self.count: self.count + 1}
+        x.graph.add_updates(self.updates, owner=self)
+
+    @property
+    def variables(self):
+        """The window's buffer and call counter."""
+        return [self.buffer, self.count]
+
+    def reset(self):
+        """An empty window: the buffer to zeros, the counter to 0."""
+        self.buffer.reset()
+        self.count.reset()
+
+    def __repr__(self):
+        return f"<SimpleMovingAverage {self.scope!r}: window {self.window}>"
