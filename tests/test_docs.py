@@ -45,7 +45,8 @@ DOCUMENTED_MODULES = [
     "symgraph.rl.storage.batch", "symgraph.rl.envs", "symgraph.rl.noise",
     "symgraph.rl.returns", "symgraph.rl.losses", "symgraph.rl.bandits", "symgraph.rl.tabular",
     "symgraph.rl.logging", "symgraph.rl.progress", "symgraph.rl.plotting", "symgraph.rl.checkpoint",
-    "symgraph.rl.zoo", "symgraph.rl.cli", "symgraph.rl.fused", "symgraph.rl.fused.loop", "symgraph.rl.fused.envs",
+    "symgraph.rl.zoo", "symgraph.rl.cli", "symgraph.rl.fused", "symgraph.rl.fused.loop", "symgraph.rl.fused.program",
+    "symgraph.rl.fused.envs",
     "symgraph.rl.fused.on_policy", "symgraph.rl.fused.off_policy", "symgraph.rl.fused.replay",
     # internals, for contributors
     "symgraph.nodes", "symgraph.graph", "symgraph.interpreter", "symgraph.function", "symgraph.gradients",
@@ -117,7 +118,8 @@ def test_html_builds_without_warnings(html_site):
     assert result.returncode == 0, _report(result)
     for page in ("index", "engine", "architecture", "rl", "api", "benchmarks", "installation", "changelog",
                  "bandits", "tabular", "learners/index", "learners/ppo", "learners/a2c", "learners/reinforce",
-                 "learners/dqn", "learners/ddpg", "learners/td3", "learners/sac", "auto_examples/index"):
+                 "learners/dqn", "learners/qrdqn", "learners/ddpg", "learners/td3", "learners/sac",
+                 "auto_examples/index"):
         assert (output / f"{page}.html").is_file(), page
 
 

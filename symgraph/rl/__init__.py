@@ -1,7 +1,7 @@
 """Reinforcement learning on symgraph.
 
 - Learners: :class:`PPO`, :class:`ActorCritic` (A2C), :class:`REINFORCE`, :class:`DQN` (Rainbow switches),
-  :class:`DDPG`, :class:`TD3`, :class:`SAC` (each with ``from_env``).
+  :class:`QRDQN`, :class:`DDPG`, :class:`TD3`, :class:`SAC` (each with ``from_env``).
 - :func:`train`: the whole training loop compiled for JAX-native (gymnax) envs, seeds vmapped
   (``symgraph.rl.fused``).
 - :func:`run`: the generic driver ``run(env, agent, buffer, ...)`` of any agent following the protocol in
@@ -25,14 +25,14 @@ from symgraph.rl.agents import Actor, Critic, copy_state, hard_updates, polyak_u
 from symgraph.rl.buffer import Buffer
 from symgraph.rl.checkpoint import load
 from symgraph.rl.fused import TrainResult, train
-from symgraph.rl.learners import DDPG, DQN, PPO, REINFORCE, SAC, TD3, ActorCritic
+from symgraph.rl.learners import DDPG, DQN, PPO, QRDQN, REINFORCE, SAC, TD3, ActorCritic
 from symgraph.rl.networks import CNNActor, CNNCritic, MLPActor, MLPCritic
 from symgraph.rl.noise import GaussianNoise, OrnsteinUhlenbeckNoise
 from symgraph.rl.protocol import Agent, ObservingAgent, as_agent
 from symgraph.rl.run import RunResult, TrainingDiverged, evaluate, run
 
 __all__ = [
-    "PPO", "ActorCritic", "REINFORCE", "DQN", "DDPG", "TD3", "SAC", "run", "RunResult", "TrainingDiverged",
+    "PPO", "ActorCritic", "REINFORCE", "DQN", "QRDQN", "DDPG", "TD3", "SAC", "run", "RunResult", "TrainingDiverged",
     "evaluate", "load", "checkpoint", "train", "TrainResult",
     "Agent", "ObservingAgent", "as_agent", "Actor", "Critic", "MLPActor", "MLPCritic", "CNNActor", "CNNCritic",
     "copy_state", "hard_updates", "polyak_updates", "variable_pairs", "Buffer", "GaussianNoise",

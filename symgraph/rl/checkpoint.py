@@ -63,14 +63,15 @@ from symgraph.errors import SaveLoadError, format_shape
 from symgraph.io import DamagedFile, atomic_write, read_arrays
 from symgraph.nn import schedules
 from symgraph.nodes import variable_budget
-from symgraph.rl.envs import make_env, space_info
+from symgraph.rl.envs import episode_limit, make_env, space_info
 
 __all__ = ["FORMAT", "VERSION", "BIT_GENERATORS", "SCHEDULES", "REBUILD_MARGIN", "load", "load_new",
            "load_into", "save_learner", "rebuild", "read", "reading", "learner_meta", "write", "learner_entries",
            "restore_learner", "describe_call", "describe_env", "stand_in_env", "NotData", "pack", "unpack",
            "numeric_dtype", "new_generator", "checked_config", "object_state", "restore_object_state",
            "generator_state", "set_generator_state", "env_state", "restore_env_state", "learner_settings",
-           "check_settings", "setting_differences", "describe_differences"]
+           "check_settings", "setting_differences", "describe_differences", "LEARNER_BASES",
+           "register_learner_base"]
 
 #: The format name stored in every checkpoint.
 FORMAT = "symgraph.rl checkpoint"
@@ -364,8 +365,6 @@ def describe_env(env):
     """What ``from_env`` reads of ``env`` (an env, a vector env or an id), as JSON-able data: the spaces as
     :func:`~symgraph.rl.envs.space_info` sees them, the number of sub-environments, the id and the
     registered time limit."""
-    from symgraph.rl.learners.on_policy import episode_limit
-
     made = make_env(env, record_stats=False, validate=0) if isinstance(env, str) else env
     try:
         info = space_info(made)
@@ -698,10 +697,20 @@ def load_into(learner, path, allow_changes=()):
     return learner
 
 
-def _learner_class(meta, path):
-    from symgraph.rl.learners.base import Learner
+#: The learner base classes whose subclasses a checkpoint may name (``symgraph.rl.learners.base`` registers
+#: ``Learner``): a file names a class, and only a class already defined under one of these is ever built.
+LEARNER_BASES = []
 
-    pending, found = [Learner], {}
+
+def register_learner_base(cls):
+    """Let checkpoints name ``cls`` and its subclasses (a class decorator; the learners' base registers
+    itself, so that this module, the file format, imports no learner)."""
+    LEARNER_BASES.append(cls)
+    return cls
+
+
+def _learner_class(meta, path):
+    pending, found = list(LEARNER_BASES), {}
     while pending:
         cls = pending.pop()
         found[(cls.__module__, cls.__qualname__)] = cls

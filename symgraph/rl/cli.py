@@ -45,6 +45,8 @@ import symgraph
 from symgraph.errors import SaveLoadError
 from symgraph.io import atomic_write, remove_stale_temporaries
 from symgraph.rl import bandits, checkpoint, envs, plotting, zoo
+from symgraph.rl.driver.evaluate import evaluate
+from symgraph.rl.driver.loop import EVAL_SEED_OFFSET
 from symgraph.rl.logging import CSV_NAME, Logger
 from symgraph.rl.progress import progress_bar, progress_enabled
 
@@ -59,8 +61,6 @@ CURVE_NAME = "learning_curve.png"
 LOCK_NAME = ".symgraph-rl.lock"
 #: The largest int a setting, budget or seed may take: compiled programs hold ints in 32 bits.
 INT_MAX = 2**31 - 1
-#: Evaluation episodes are seeded from ``seed + EVAL_SEED_OFFSET`` (as ``rl.run``'s own evaluations).
-EVAL_SEED_OFFSET = 1_000_000
 #: Checkpoints written per training run (``run``'s ``checkpoint_every`` is the budget over this).
 CHECKPOINTS_PER_RUN = 10
 
@@ -281,9 +281,11 @@ def _mismatch(algo, observation, action):
             return "tabular agents need Discrete observations and actions"
     elif isinstance(observation, spaces.Discrete):
         return f"{algo} needs vector observations, not state indices (use a tabular agent)"
-    elif algo == "dqn" and not isinstance(action, spaces.Discrete):
-        return "dqn needs Discrete actions"
-    elif algo in ("ddpg", "td3", "sac") and not isinstance(action, spaces.Box):
+    elif zoo.family(algo) == "off-policy" and zoo.learner_class(algo).discrete \
+            and not isinstance(action, spaces.Discrete):
+        return f"{algo} needs Discrete actions"
+    elif zoo.family(algo) == "off-policy" and not zoo.learner_class(algo).discrete \
+            and not isinstance(action, spaces.Box):
         return f"{algo} needs continuous (Box) actions"
     elif not isinstance(action, spaces.Discrete | spaces.Box):
         return f"{algo} needs Discrete or Box actions"
@@ -292,17 +294,9 @@ def _mismatch(algo, observation, action):
 
 def evaluate_policy(act, env, episodes, seed):
     """Returns of ``episodes`` greedy episodes of ``act(observation) -> action`` on ``env``, the ``i``-th
-    reset with ``seed + i`` (a numpy array of floats)."""
-    returns = np.zeros(episodes)
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(act(obs))
-            total += float(reward)
-            done = terminated or truncated
-        returns[i] = total
-    return returns
+    reset with ``seed + i`` (a numpy array of floats): :func:`symgraph.rl.evaluate` with one seed per
+    episode. Evaluation episodes are seeded from ``seed + EVAL_SEED_OFFSET``, as ``rl.run``'s own."""
+    return evaluate(act, env, episodes, seed=[seed + i for i in range(episodes)]).returns
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from symgraph.errors import format_shape
 
 __all__ = ["make_env", "LegacyEnv", "ValidateActions", "ValidateVectorActions", "SpaceInfo", "space_info",
            "check_action", "check_observation", "final_observations", "is_vector_env", "registered_env_id",
-           "close_env_ids"]
+           "close_env_ids", "episode_limit"]
 
 
 #: The most sub-environments (``n_envs``) or stacked frames (``frame_stack``) :func:`make_env` takes.
@@ -700,3 +700,15 @@ def _wrap_vector(env, seed, record_stats, normalize_reward, gamma, rescale_actio
         env.single_action_space.seed(seed)
         env = _SeedFirstVectorReset(env, seed)
     return env
+
+
+def episode_limit(env):
+    """The env's registered episode limit (its spec's ``max_episode_steps``; a gymnax env's
+    ``max_steps_in_episode``), or None."""
+    from symgraph.rl.fused.envs import as_jax_env, is_jax_env
+
+    env = as_jax_env(env) if is_jax_env(env) else env
+    spec = getattr(env, "spec", None)
+    if spec is None and hasattr(env, "unwrapped") and hasattr(env.unwrapped, "envs"):
+        spec = getattr(env.unwrapped.envs[0], "spec", None)
+    return getattr(spec, "max_episode_steps", None)

@@ -62,7 +62,7 @@ import types
 from dataclasses import dataclass
 
 from symgraph.nn import schedules
-from symgraph.rl.learners import DDPG, DQN, PPO, REINFORCE, SAC, TD3, ActorCritic
+from symgraph.rl.learners import DDPG, DQN, PPO, QRDQN, REINFORCE, SAC, TD3, ActorCritic
 from symgraph.rl.tabular import SARSA, DynaQ, ExpectedSARSA, LinearDecay, QLearning
 
 __all__ = ["Tuned", "ALGORITHMS", "FAMILIES", "RUN_KEYS", "SB3_DEFAULTS", "get", "entries", "family",
@@ -70,13 +70,14 @@ __all__ = ["Tuned", "ALGORITHMS", "FAMILIES", "RUN_KEYS", "SB3_DEFAULTS", "get",
 
 #: The learners by the name the command line uses.
 ALGORITHMS = types.MappingProxyType({
-    "ppo": PPO, "a2c": ActorCritic, "reinforce": REINFORCE, "dqn": DQN, "ddpg": DDPG, "td3": TD3, "sac": SAC,
+    "ppo": PPO, "a2c": ActorCritic, "reinforce": REINFORCE, "dqn": DQN, "qrdqn": QRDQN, "ddpg": DDPG, "td3": TD3,
+    "sac": SAC,
     "q-learning": QLearning, "sarsa": SARSA, "expected-sarsa": ExpectedSARSA, "dyna-q": DynaQ,
 })
 
 #: The family of each algorithm: how it is trained.
 FAMILIES = types.MappingProxyType({
-    "ppo": "on-policy", "a2c": "on-policy", "reinforce": "on-policy", "dqn": "off-policy",
+    "ppo": "on-policy", "a2c": "on-policy", "reinforce": "on-policy", "dqn": "off-policy", "qrdqn": "off-policy",
     "ddpg": "off-policy", "td3": "off-policy", "sac": "off-policy", "q-learning": "tabular", "sarsa": "tabular",
     "expected-sarsa": "tabular", "dyna-q": "tabular",
 })
@@ -116,6 +117,10 @@ SB3_DEFAULTS = types.MappingProxyType({
     "dqn": dict(learning_rate=1e-4, buffer_size=1_000_000, learning_starts=100, batch_size=32, tau=1.0,
                 gamma=0.99, train_freq=4, gradient_steps=1, target_update_interval=10_000, exploration_fraction=0.1,
                 exploration_initial_eps=1.0, exploration_final_eps=0.05, max_grad_norm=10.0, net_arch=(64, 64)),
+    "qrdqn": dict(learning_rate=5e-5, buffer_size=1_000_000, learning_starts=100, batch_size=32, tau=1.0,
+                  gamma=0.99, train_freq=4, gradient_steps=1, target_update_interval=10_000,
+                  exploration_fraction=0.005, exploration_initial_eps=1.0, exploration_final_eps=0.01,
+                  max_grad_norm=None, net_arch=(64, 64), n_quantiles=200),
     "td3": dict(learning_rate=1e-3, buffer_size=1_000_000, learning_starts=100, batch_size=256, tau=0.005,
                 gamma=0.99, train_freq=1, gradient_steps=1, policy_delay=2, target_policy_noise=0.2,
                 target_noise_clip=0.5, net_arch=(400, 300), noise_type=None, noise_std=0.1),
@@ -199,6 +204,12 @@ def _steps_per_update(hp):
     return train_freq, train_freq if gradient_steps == -1 else gradient_steps
 
 
+def _epsilon_greedy(algo):
+    """Whether ``algo`` is an off-policy learner of discrete actions (DQN, QR-DQN): epsilon-greedy, with the
+    zoo's ``exploration_*`` settings and a target network updated every ``target_update_interval``."""
+    return FAMILIES.get(algo) == "off-policy" and ALGORITHMS[algo].discrete
+
+
 def _off_policy(algo, hp, notes):
     train_freq, gradient_steps = _steps_per_update(hp)
     lr, annealed = _linear(hp.pop("learning_rate"))
@@ -208,11 +219,13 @@ def _off_policy(algo, hp, notes):
                "gradient_steps": gradient_steps, "hidden": tuple(hp.pop("net_arch"))}
     starts = hp.pop("learning_starts")
     run = {"buffer_size": int(hp.pop("buffer_size")), "update_every": train_freq, "update_after": starts}
-    if algo == "dqn":
+    if _epsilon_greedy(algo):
         interval = hp.pop("target_update_interval")
         learner["target_update_period"] = (gradient_steps if interval < train_freq
                                            else max(1, round(interval * gradient_steps / train_freq)))
         learner["max_grad_norm"] = hp.pop("max_grad_norm")
+        if "n_quantiles" in hp:
+            learner["n_quantiles"] = hp.pop("n_quantiles")
         run.update(exploration_initial=hp.pop("exploration_initial_eps"),
                    exploration_final=hp.pop("exploration_final_eps"),
                    exploration_fraction=hp.pop("exploration_fraction"))
@@ -291,6 +304,10 @@ def _registry():
              exploration_fraction=0.16, exploration_final_eps=0.04, net_arch=(256, 256),
              note="the zoo marks this entry 'almost tuned': with it DQN reaches a greedy 500 (seeds 0-2 here) and "
                   "may collapse afterwards, SB3's too (the evaluations in progress.csv show the best point)"),
+        # qrdqn.yml
+        _zoo("qrdqn", "CartPole-v1", n_timesteps=5e4, learning_rate=2.3e-3, batch_size=64, buffer_size=100_000,
+             learning_starts=1000, gamma=0.99, target_update_interval=10, train_freq=256, gradient_steps=128,
+             exploration_fraction=0.16, exploration_final_eps=0.04, net_arch=(256, 256), n_quantiles=10),
         _zoo("dqn", "MountainCar-v0", n_timesteps=1.2e5, learning_rate=4e-3, batch_size=128, buffer_size=10_000,
              learning_starts=1000, gamma=0.98, target_update_interval=600, train_freq=16, gradient_steps=8,
              exploration_fraction=0.2, exploration_final_eps=0.07, net_arch=(256, 256)),
@@ -364,7 +381,8 @@ def learner_class(algo):
 # Arguments the harness sets itself (from the env, the seed and the run settings), never from the registry.
 _HARNESS = {"self", "env", "state_shape", "actions_shape", "actor", "critic", "seed", "n_envs", "action_bounds",
             "action_start", "state_dtype", "action_low", "action_high", "model"}
-_DERIVED = {"ppo": {"total_steps"}, "dqn": {"epsilon"}, "off-policy": {"update_every", "update_after", "buffer_size"},
+_DERIVED = {"ppo": {"total_steps"}, "epsilon-greedy": {"epsilon"},
+            "off-policy": {"update_every", "update_after", "buffer_size"},
             "tabular": {"epsilon", "epsilon_unit"}}
 
 
@@ -377,6 +395,8 @@ def learner_parameters(algo):
     those names)."""
     cls = learner_class(algo)
     skip = _HARNESS | _DERIVED.get(algo, set()) | _DERIVED.get(family(algo), set())
+    if _epsilon_greedy(algo):
+        skip |= _DERIVED["epsilon-greedy"]
     out = {}
     methods = [cls.from_env, cls.__init__] if hasattr(cls, "from_env") else [cls.__init__]
     for method in methods:
@@ -391,7 +411,7 @@ def run_defaults(algo):
     """The default run settings of ``algo`` (its family's :data:`RUN_KEYS`, plus epsilon for DQN and noise for
     DDPG and TD3)."""
     out = dict(RUN_KEYS[family(algo)])
-    if algo == "dqn":
+    if _epsilon_greedy(algo):
         out.update(_DQN_RUN)
     elif algo in ("ddpg", "td3"):
         out.update(_NOISE_RUN)
@@ -442,7 +462,7 @@ def make_learner(algo, env, learner, run, seed):
     if family(algo) == "off-policy":
         kwargs.update(update_every=run["update_every"], update_after=run["update_after"],
                       buffer_size=run["buffer_size"])
-    if algo == "dqn":
+    if _epsilon_greedy(algo):
         epsilon = _epsilon(run, run["total_steps"])
         kwargs["epsilon"] = schedules.linear(*epsilon) if isinstance(epsilon, tuple) else epsilon
     return cls.from_env(env, seed=seed, **kwargs)

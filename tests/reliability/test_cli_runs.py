@@ -68,7 +68,7 @@ def test_a_train_killed_at_a_random_point_resumes_without_losing_a_row(tmp_path)
     keeps every row logged up to the checkpoint, logs again those after it, and ends as an uninterrupted
     run does; no temporary file is left."""
     logdir = tmp_path / "run"
-    process = spawn(*DQN, "--steps", "2500", "--logdir", logdir, cwd=tmp_path)
+    process = spawn(*DQN, "--steps", "8000", "--logdir", logdir, cwd=tmp_path)
     deadline = time.monotonic() + 240
     while not (logdir / "checkpoint.npz").exists():
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
@@ -81,7 +81,7 @@ def test_a_train_killed_at_a_random_point_resumes_without_losing_a_row(tmp_path)
     header, before = rows(logdir / "progress.csv") if _whole_lines(logdir / "progress.csv") else _cut(logdir)
     assert main(["resume", str(logdir), "--no-progress"]) == 0
     result = json.loads((logdir / "config.json").read_text())["result"]
-    assert result["total_steps"] == 2500
+    assert result["total_steps"] == 8000
     after_header, after = rows(logdir / "progress.csv")
     assert after_header[:len(header)] == header
     seconds = header.index("seconds")

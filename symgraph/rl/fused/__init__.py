@@ -8,7 +8,8 @@
 """
 
 from symgraph.rl.fused.envs import EnvState, JaxEnv, as_jax_env, is_jax_env
-from symgraph.rl.fused.loop import Program, TrainResult, episode_metrics, seed_state, train
+from symgraph.rl.fused.loop import TrainResult, seed_state, train
+from symgraph.rl.fused.program import Program, episode_metrics
 
 __all__ = ["train", "TrainResult", "Program", "JaxEnv", "EnvState", "as_jax_env", "is_jax_env", "episode_metrics",
            "seed_state"]

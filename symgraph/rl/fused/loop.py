@@ -18,8 +18,8 @@ is a :class:`~symgraph.rl.fused.envs.JaxEnv` (already sized: ``env.num_envs`` co
 env steps to take per seed (all copies together), and the keyword-only options (if any) come from
 :func:`train`'s ``options`` dict, checked against the signature. It raises a ``ValueError`` naming the
 argument and the fix when the learner, env or step count do not fit (e.g. ``total_steps`` not a multiple of
-the steps of one iteration). The :class:`Program` it returns is made of pure functions of **one** seed (``train`` vmaps
-them):
+the steps of one iteration). The :class:`~symgraph.rl.fused.program.Program` it returns is made of pure
+functions of **one** seed (``train`` vmaps them):
 
 ``init(learner_state, key) -> carry``
     the loop's carry (any pytree) from the seed's initial learner state (a dict as
@@ -29,8 +29,8 @@ them):
 ``iteration(carry) -> (carry, metrics)``
     one iteration of training (on-policy: a rollout and an update); ``metrics`` is a flat dict of float32
     scalars, with at least ``"episode/return"``, ``"episode/length"`` (means over the episodes that ended
-    during the iteration; see :func:`episode_metrics`) and ``"episode/count"``, and the update's metrics as
-    ``"update/<name>"``.
+    during the iteration; see :func:`~symgraph.rl.fused.program.episode_metrics`) and ``"episode/count"``,
+    and the update's metrics as ``"update/<name>"``.
 ``learner_state(carry) -> dict``
     the learner state held in the carry (what :meth:`set_state` takes).
 ``greedy(learner_state, obs) -> actions``
@@ -65,9 +65,7 @@ import math
 import numbers
 import time
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -78,24 +76,12 @@ from symgraph.rl.fused.envs import as_jax_env, is_jax_env
 from symgraph.rl.progress import NullProgressBar, progress_bar
 from symgraph.state import initial_state
 
-__all__ = ["train", "Program", "TrainResult", "EpisodeTally", "episode_metrics", "seed_state"]
+__all__ = ["train", "TrainResult", "seed_state"]
 
 log = logging.getLogger(__name__)
 
 #: The number of reports (logger rows, progress-bar updates) over training when ``log_every`` is None.
 DEFAULT_REPORTS = 100
-
-
-@dataclass(frozen=True)
-class Program:
-    """A fused algorithm's pure functions for one seed (see the module docstring for the contract)."""
-
-    init: Callable
-    iteration: Callable
-    learner_state: Callable
-    greedy: Callable
-    num_iterations: int
-    steps_per_iteration: int
 
 
 @dataclass
@@ -145,60 +131,6 @@ class TrainResult:
             raise IndexError(f"TrainResult.state: index must be in [-{len(self.seeds)}, {len(self.seeds)}) (one per "
                              f"seed), got {index}")
         return {name: value[index] for name, value in self.states.items()}
-
-
-class EpisodeTally(NamedTuple):
-    """Per-copy running sums over the episodes that ended during one iteration, carried through its env-step
-    loop (every field has a leading ``num_envs`` axis).
-
-    The sums are elementwise, so on a GPU they join the env step's own elementwise kernel, and are reduced
-    over the copies once per iteration by :func:`episode_metrics` (stacking per-step ``done``/return/length
-    arrays for a reduction after the loop, or reducing at every step, costs kernels at every env step).
-
-    Attributes:
-        count: the number of episodes of each copy that ended.
-        return_sum, length_sum: the sums of their (undiscounted) returns and of their lengths.
-    """
-
-    count: jax.Array
-    return_sum: jax.Array
-    length_sum: jax.Array
-
-    @classmethod
-    def zeros(cls, num_envs):
-        """No episode ended yet in any of ``num_envs`` copies."""
-        zeros = jnp.zeros(num_envs, jnp.float32)
-        return cls(zeros, zeros, zeros)
-
-    def add(self, done, env_state):
-        """The tally after an env step: ``done`` ``(num_envs,)`` bool, ``terminated | truncated``, and the
-        :class:`~symgraph.rl.fused.envs.EnvState` after that step (whose ``last_return``/``last_length``
-        are the ended episodes' where ``done``)."""
-        return EpisodeTally(self.count + done,
-                            self.return_sum + jnp.where(done, env_state.last_return, 0.0),
-                            self.length_sum + jnp.where(done, env_state.last_length, 0))
-
-
-def episode_metrics(tally, env_state):
-    """Episode statistics of one iteration for the ``metrics`` of an iteration.
-
-    Args:
-        tally: the iteration's :class:`EpisodeTally`.
-        env_state: the :class:`~symgraph.rl.fused.envs.EnvState` at the end of the iteration.
-
-    Returns:
-        ``{"episode/return", "episode/length", "episode/count"}``: the mean return and length of the episodes
-        that ended during the iteration, and their number. An iteration where none ended reports the mean
-        over the copies of their last ended episode (0 before any ended), so the curve never has holes.
-    """
-    count = jnp.sum(tally.count)
-    safe = jnp.maximum(count, 1.0)
-
-    def mean(sums, last):
-        return jnp.where(count > 0, jnp.sum(sums) / safe, jnp.mean(last.astype(jnp.float32)))
-
-    return {"episode/return": mean(tally.return_sum, env_state.last_return),
-            "episode/length": mean(tally.length_sum, env_state.last_length), "episode/count": count}
 
 
 def _is_key(value):

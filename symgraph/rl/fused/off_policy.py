@@ -1,4 +1,4 @@
-r"""The fused loop of the off-policy learners (:class:`~symgraph.rl.DQN` with every switch,
+r"""The fused loop of the off-policy learners (:class:`~symgraph.rl.DQN` with every switch, QR-DQN,
 :class:`~symgraph.rl.DDPG`, :class:`~symgraph.rl.TD3`, :class:`~symgraph.rl.SAC`): acting, env steps, an
 on-device replay buffer and updates as one pure function, for :func:`symgraph.rl.fused.train`.
 
@@ -55,8 +55,7 @@ import numpy as np
 
 from symgraph import rng
 from symgraph.rl.fused import replay
-from symgraph.rl.fused.loop import EpisodeTally, Program, episode_metrics
-from symgraph.rl.learners.dqn import DQN
+from symgraph.rl.fused.program import EpisodeTally, Program, episode_metrics
 from symgraph.rl.learners.off_policy import OffPolicyLearner
 from symgraph.rl.learners.td3 import TD3
 
@@ -103,7 +102,7 @@ def _check_env(learner, env):
                          f"state_shape={tuple(learner.state_shape)}; build it with {owner}.from_env(env, ...)")
     space = env.single_action_space
     discrete = type(space).__name__ == "Discrete"
-    if isinstance(learner, DQN):
+    if learner.discrete:
         if not discrete or int(space.n) != learner.n_actions:
             raise ValueError(f"train: {owner} acts with {learner.n_actions} discrete actions but {env.name}'s "
                              f"action space is {space}; build it with {owner}.from_env(env, ...)")
@@ -158,7 +157,7 @@ def _noise(learner, noise):
     owner = type(learner).__name__
     if not isinstance(learner, TD3):
         if noise is not None:
-            how = "epsilon-greedy or NoisyNet" if isinstance(learner, DQN) else "its stochastic policy"
+            how = "epsilon-greedy or NoisyNet" if learner.discrete else "its stochastic policy"
             raise ValueError(f"train: noise is the Gaussian exploration noise of a deterministic policy (TD3, "
                              f"DDPG); {owner} explores by itself ({how}): leave noise out")
         return 0.0
@@ -218,7 +217,7 @@ def replay_update(learner, state, buffer, key, *, draws=0, beta=None):
 
 def build(learner, env, total_steps, *, buffer_size=None, update_every=None, update_after=None, noise=None,
           alpha=None, beta=None):
-    """The :class:`~symgraph.rl.fused.loop.Program` of an off-policy learner on ``env`` (a
+    """The :class:`~symgraph.rl.fused.program.Program` of an off-policy learner on ``env`` (a
     :class:`~symgraph.rl.fused.envs.JaxEnv`) for ``total_steps`` env steps (see the module docstring).
 
     Args:
@@ -245,7 +244,7 @@ def build(learner, env, total_steps, *, buffer_size=None, update_every=None, upd
             or ``total_steps`` not a multiple of an iteration.
     """
     if not isinstance(learner, OffPolicyLearner):
-        raise TypeError(f"train: expected an off-policy learner (DQN, DDPG, TD3, SAC), got "
+        raise TypeError(f"train: expected an off-policy learner (DQN, QRDQN, DDPG, TD3, SAC), got "
                         f"{type(learner).__name__}")
     owner = type(learner).__name__
     _check_env(learner, env)
@@ -262,7 +261,7 @@ def build(learner, env, total_steps, *, buffer_size=None, update_every=None, upd
     vector_steps, steps = _iteration_shape(update_every, env.num_envs, total_steps, owner)
     n_envs, batch_size, gradient_steps = env.num_envs, learner.batch_size, learner.gradient_steps
     first_update = -(-max(update_after, 1) // update_every) * update_every
-    discrete = isinstance(learner, DQN)
+    discrete = learner.discrete
     if discrete:
         action_shape, action_dtype = (), jnp.int32
     else:

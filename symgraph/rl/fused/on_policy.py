@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from symgraph import rng
-from symgraph.rl.fused.loop import EpisodeTally, Program, episode_metrics
+from symgraph.rl.fused.program import EpisodeTally, Program, episode_metrics
 from symgraph.rl.learners.reinforce import REINFORCE
 
 __all__ = ["build", "make_rollout", "rollout_keys", "rollout_length", "OnPolicyCarry"]
@@ -92,7 +92,7 @@ def make_rollout(learner, env):
     """``rollout(carry) -> (carry, batch, stats)``: one rollout of :func:`rollout_length` steps from an
     :class:`OnPolicyCarry`, with ``batch`` the time-major dict :meth:`update_pure` takes (with ``"real"``, every
     row stored) and ``stats`` the ``(tally, env_state)`` arguments of
-    :func:`~symgraph.rl.fused.loop.episode_metrics`. Pure; the fused iteration is this rollout and
+    :func:`~symgraph.rl.fused.program.episode_metrics`. Pure; the fused iteration is this rollout and
     ``learner.update_pure(carry.learner, batch)``."""
     length = rollout_length(learner)
 
@@ -119,7 +119,7 @@ def make_rollout(learner, env):
 
 
 def build(learner, env, total_steps):
-    """The :class:`~symgraph.rl.fused.loop.Program` of an on-policy learner on ``env`` (a
+    """The :class:`~symgraph.rl.fused.program.Program` of an on-policy learner on ``env`` (a
     :class:`~symgraph.rl.fused.envs.JaxEnv` of ``learner.n_envs`` copies) for ``total_steps`` env steps."""
     steps = _check(learner, env, total_steps)
     rollout = make_rollout(learner, env)

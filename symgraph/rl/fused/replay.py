@@ -306,7 +306,8 @@ def n_step_targets(buffer, indices, gamma, n_step):
     needed = nstep.needed_fields(n_step)
     missing = [f for f in needed if f not in buffer.data]
     if missing:
-        raise KeyError(f"{owner}: the buffer has no field {missing[0]!r} (it holds {sorted(buffer.data)}); store "
+        absent = ' and '.join(f'no field {name!r}' for name in missing)
+        raise KeyError(f"{owner}: the buffer has {absent} (it holds {sorted(buffer.data)}); store "
                        f"{list(needed)} with every transition")
     return nstep.n_step_targets(jnp, lambda slots, fields: _gather(buffer, slots, fields), indices,
                                 rows=buffer.rows, n_envs=buffer.n_envs, next_row=buffer.row,

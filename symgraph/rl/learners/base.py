@@ -72,6 +72,7 @@ class class_or_instance_method:
         return types.MethodType(self.fn, owner if instance is None else instance)
 
 
+@checkpoint.register_learner_base
 class Learner:
     """Base of the learners (see the module docstring). Subclasses implement ``_act(states, deterministic)``
     on a batch of states and ``update(buffer)``.

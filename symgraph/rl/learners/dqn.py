@@ -188,6 +188,8 @@ class DQN(OffPolicyLearner):
     ``update(buffer)`` returns ``{"loss", "q", "grad_norm"}`` (means over the gradient steps).
     """
 
+    discrete = True
+
     @records_config
     def __init__(self, state_shape, actions_shape, batch_size, critic=None, lr=1e-3, gamma=0.99, *,
                  double=False, dueling=False, noisy=False, n_step=1, prioritized=False, categorical=False,

@@ -133,6 +133,10 @@ class OffPolicyLearner(Learner):
     :meth:`_make_batch`), register phases with :meth:`_add_phase` and call :meth:`_compile`.
     """
 
+    #: Whether the learner acts with discrete actions ``0 .. n_actions - 1`` (a class trait that ``rl.train``
+    #: and the command line read: DQN and QR-DQN), rather than continuous ones (DDPG, TD3, SAC).
+    discrete = False
+
     def __init__(self, state_shape, actions_shape, batch_size, gamma, *, gradient_steps=1, n_step=1,
                  prioritized=False, update_every=1, update_after=1, buffer_size=1_000_000, seed=None):
         owner = type(self).__name__

@@ -624,16 +624,6 @@ def env_from(env):
         made.close()
 
 
-def episode_limit(env):
-    """The env's registered episode limit (its spec's ``max_episode_steps``; a gymnax env's
-    ``max_steps_in_episode``), or None."""
-    env = as_jax_env(env) if is_jax_env(env) else env
-    spec = getattr(env, "spec", None)
-    if spec is None and hasattr(env, "unwrapped") and hasattr(env.unwrapped, "envs"):
-        spec = getattr(env.unwrapped.envs[0], "spec", None)
-    return getattr(spec, "max_episode_steps", None)
-
-
 def _scale_by_scaled_lr(lr, scale):
     """``u <- -lr * scale(count) * u``, with its own step count in the state. The same arithmetic as optax's
     ``scale_by_learning_rate`` with the schedule ``lambda count: lr * scale(count)`` (one multiply per

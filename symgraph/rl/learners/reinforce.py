@@ -36,12 +36,12 @@ from symgraph.function import function
 from symgraph.graph import Scope
 from symgraph.nodes import Placeholder, apply
 from symgraph.rl import losses, returns
+from symgraph.rl.envs import episode_limit
 from symgraph.rl.learners.base import records_config
 from symgraph.rl.learners.hyperparameters import finite, grad_norm_limit
 from symgraph.rl.learners.on_policy import (
     OnPolicyLearner,
     env_from,
-    episode_limit,
     make_optimizer,
     positive_int,
     rollout_size,

@@ -25,9 +25,9 @@ __all__ = ["n_step_targets", "needed_fields"]
 
 
 def needed_fields(n_step):
-    """The stored fields the rule reads: ``"reward"``, ``"terminal"``, ``"next-state"``, and ``"truncated"``
+    """The stored fields the rule reads: ``"reward"``, ``"next-state"``, ``"terminal"``, and ``"truncated"``
     when ``n_step > 1``."""
-    return ("reward", "terminal", "next-state") + (("truncated",) if n_step > 1 else ())
+    return ("reward", "next-state", "terminal") + (("truncated",) if n_step > 1 else ())
 
 
 def n_step_targets(xp, gather, indices, *, rows, n_envs, next_row, rows_stored, gamma, n_step):

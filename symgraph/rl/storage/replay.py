@@ -98,7 +98,8 @@ def _check_buffer(storage, prioritized, fields, owner):
                          f"Buffer(maxlen) (uniform)")
     missing = [f for f in fields if f not in storage]
     if missing:
-        raise KeyError(f"{owner}: the buffer has no field {missing[0]!r} (it holds {list(storage.fields)}); push "
+        absent = ' and '.join(f'no field {name!r}' for name in missing)
+        raise KeyError(f"{owner}: the buffer has {absent} (it holds {list(storage.fields)}); push "
                        f"transitions with {list(fields)} (rl.run does)")
 
 

@@ -23,6 +23,7 @@ from symgraph.rl.tabular import QLearning
 pytestmark = pytest.mark.slow  # learning runs and builds: the slow tier (-m "not slow" skips it)
 
 train_module = importlib.import_module("symgraph.rl.fused.loop")
+program = importlib.import_module("symgraph.rl.fused.program")
 
 ITERATIONS = 6
 STEPS = ITERATIONS * 2 * 8  # 2 envs x 8 steps per iteration
@@ -88,11 +89,11 @@ def test_episode_tally_matches_the_mean_over_the_ended_episodes():
     last_length = rng.integers(1, 50, size=(steps, copies)).astype(np.int32)
 
     def metrics_of(done):
-        tally = train_module.EpisodeTally.zeros(copies)
+        tally = program.EpisodeTally.zeros(copies)
         for t in range(steps):
             tally = tally.add(done[t], types.SimpleNamespace(last_return=last_return[t], last_length=last_length[t]))
         final = types.SimpleNamespace(last_return=last_return[-1], last_length=last_length[-1])
-        return {name: float(value) for name, value in train_module.episode_metrics(tally, final).items()}
+        return {name: float(value) for name, value in program.episode_metrics(tally, final).items()}
 
     metrics = metrics_of(done)
     assert metrics["episode/count"] == done.sum() > 0

@@ -91,7 +91,7 @@ def test_host_equals_device(n_envs, rows, capacity, n_step):
 
 
 def test_needed_fields_and_errors():
-    assert nstep.needed_fields(1) == ("reward", "terminal", "next-state")
+    assert nstep.needed_fields(1) == ("reward", "next-state", "terminal")
     assert nstep.needed_fields(3)[-1] == "truncated"
     buffer = rl.Buffer(4)
     buffer.push({"reward": 1.0, "terminal": False, "next-state": np.zeros(1)})
