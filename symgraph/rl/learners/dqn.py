@@ -73,8 +73,8 @@ from symgraph.rl import losses
 from symgraph.rl.agents import hard_updates, polyak_updates
 from symgraph.rl.learners.base import records_config
 from symgraph.rl.learners.hyperparameters import finite, grad_norm_limit
-from symgraph.rl.learners.off_policy import OffPolicyLearner, env_spaces
-from symgraph.rl.networks import CNNCritic, MLPCritic
+from symgraph.rl.learners.off_policy import OffPolicyLearner, discrete_from_env
+from symgraph.rl.networks import MLPCritic
 
 __all__ = ["DQN", "dueling_aggregation", "distributional_q_values"]
 
@@ -363,11 +363,4 @@ class DQN(OffPolicyLearner):
         Raises:
             ValueError: the env's actions are not discrete.
         """
-        info = env_spaces(f"{cls.__name__}.from_env", env, discrete=True)
-        if info.action_start != 0:
-            raise ValueError(f"{cls.__name__}.from_env: the env's actions start at {info.action_start}; DQN "
-                             f"acts with 0 .. n - 1 (wrap the env to shift them)")
-        if critic is None and len(info.obs_shape) in (2, 3):
-            first = len(info.obs_shape) == 3 and info.obs_shape[0] < info.obs_shape[-1]
-            critic = functools.partial(CNNCritic, channels_first=first)
-        return cls(info.obs_shape, info.n_actions, batch_size, critic, state_dtype=info.obs_dtype, **kwargs)
+        return discrete_from_env(cls, env, batch_size, critic, kwargs)

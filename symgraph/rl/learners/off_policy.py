@@ -58,6 +58,7 @@ limit (truncation) bootstraps from the state reached. ``n = 1`` is the one-step 
 shared by the host replay and the device replay of :mod:`symgraph.rl.fused`.
 """
 
+import functools
 import numbers
 from dataclasses import dataclass
 
@@ -74,12 +75,14 @@ from symgraph.rl.envs import make_env, space_info
 from symgraph.rl.fused.envs import as_jax_env, is_jax_env
 from symgraph.rl.learners.base import Learner
 from symgraph.rl.learners.hyperparameters import Hyperparameters, check_seed, finite, held_variables
+from symgraph.rl.networks import CNNCritic
 from symgraph.rl.noise import GaussianNoise, OrnsteinUhlenbeckNoise
 from symgraph.rl.protocol import Schedule
 from symgraph.rl.storage import replay as replay_storage
 from symgraph.shared_jit import SharedJit
 
-__all__ = ["OffPolicyLearner", "ContinuousActions", "BATCH_FIELDS", "env_spaces", "soft_updates"]
+__all__ = ["OffPolicyLearner", "ContinuousActions", "BATCH_FIELDS", "env_spaces", "discrete_from_env",
+           "soft_updates"]
 
 #: The fields of a minibatch, in the order of the placeholders of :attr:`OffPolicyLearner.batch`.
 BATCH_FIELDS = ("state", "action", "reward", "discount", "next-state", "weight")
@@ -440,6 +443,21 @@ def env_spaces(owner, env, discrete):
         raise ValueError(f"{owner}: needs a continuous (Box) action space, but the env's is {space}; use DQN "
                          f"for discrete actions")
     return info
+
+
+def discrete_from_env(cls, env, batch_size, critic, kwargs):
+    """``cls`` (DQN, QR-DQN) built for ``env``'s spaces: ``state_shape``, the number of actions and the
+    observation dtype from the env; the default critic is ``cls``'s own (an MLP), or the Nature-DQN CNN
+    (``rl.CNNCritic``, channels first when the frames are stacked on the first axis) for image observations
+    (rank 2 or 3)."""
+    info = env_spaces(f"{cls.__name__}.from_env", env, discrete=True)
+    if info.action_start != 0:
+        raise ValueError(f"{cls.__name__}.from_env: the env's actions start at {info.action_start}; "
+                         f"{cls.__name__} acts with 0 .. n - 1 (wrap the env to shift them)")
+    if critic is None and len(info.obs_shape) in (2, 3):
+        first = len(info.obs_shape) == 3 and info.obs_shape[0] < info.obs_shape[-1]
+        critic = functools.partial(CNNCritic, channels_first=first)
+    return cls(info.obs_shape, info.n_actions, batch_size, critic, state_dtype=info.obs_dtype, **kwargs)
 
 
 class ContinuousActions:
